@@ -1,0 +1,217 @@
+"""The library facade, mirroring the CLI: load policies, check, load data, audit.
+
+Each function returns data (a `Program`, a `Report`) or raises a `PmoError`; the CLI only
+parses options, calls these and renders. Tests use them directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .check import check_modules
+from .diagnostics import Diagnostic, DiagnosticList
+from .errors import PluginError, PolicyError, UsageError
+from .evaluate import Evaluation
+from .evaluate.reference import ReferenceEvaluator
+from .findings import DataSummary, Evidence, Finding, Report, RuleSummary
+from .load import LoadResult, load_paths
+from .pluginmanager import make_plugin_manager
+from .program import Program, enforcement_of, severity_of
+from .registry import Registry, build_registry
+from .resources import bundled, sample_data
+from .source import SourceFile
+
+BLOCKING = {"soft", "hard"}
+
+
+@dataclass
+class Session:
+    """One run's plugin manager and registry (no global state)."""
+
+    registry: Registry
+    problems: list[PluginError] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, *, entry_points: str = "all", extra: tuple = ()) -> Session:
+        problems: list[PluginError] = []
+        pm = make_plugin_manager(entry_points_=entry_points, extra=extra, problems=problems)  # type: ignore[arg-type]
+        registry = build_registry(pm)
+        return cls(registry, problems + registry.problems)
+
+
+def policy_files(paths: list[Path], *, include_tests: bool = False) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            for f in sorted(p.rglob("*.pmo")):
+                if include_tests or not f.name.endswith("_test.pmo"):
+                    out.append(f)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UsageError(f"{p}: no such policy file or folder")
+    if not out:
+        raise UsageError("no .pmo policy files found in " + ", ".join(str(p) for p in paths))
+    return list(dict.fromkeys(out))
+
+
+def default_policies() -> Path:
+    return bundled("policies")
+
+
+def load_program(
+    paths: list[Path],
+    session: Session,
+    *,
+    overrides: dict[str, str] | None = None,
+    include_tests: bool = False,
+) -> tuple[Program, DiagnosticList]:
+    """Parse and check policy files; raises PolicyError when any error was found."""
+    from .parse import parse_file
+
+    diags = DiagnosticList()
+    modules = []
+    for f in policy_files(paths, include_tests=include_tests):
+        name = _display_path(f)
+        module, source, file_diags = parse_file(f, name)
+        diags.sources[name] = source
+        diags.extend(file_diags)
+        if module is not None:
+            modules.append(module)
+    program, check_diags, usage = check_modules(modules, session.registry.functions, overrides=overrides,
+                                                sources=diags.sources)
+    diags.extend(check_diags)
+    if usage:
+        raise UsageError("\n".join(usage))
+    if diags.errors:
+        raise PolicyError(diags)
+    return program, diags
+
+
+def check_text(text: str, session: Session, name: str = "<policy>") -> tuple[Program | None, DiagnosticList]:
+    """Parse and check one policy given as text (tests, docs); never raises for policy errors."""
+    from .parse import parse_text
+
+    diags = DiagnosticList()
+    diags.sources[name] = SourceFile(name, text)
+    module, parse_diags = parse_text(text, name)
+    diags.extend(parse_diags)
+    if module is None:
+        return None, diags
+    program, check_diags, usage = check_modules([module], session.registry.functions, sources=diags.sources)
+    diags.extend(check_diags)
+    for u in usage:
+        diags.add(Diagnostic("usage", u))
+    return (program if not diags.errors else None), diags
+
+
+def _display_path(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        bundled_root = bundled("policies").resolve()
+        try:
+            return "policies/" + str(p.resolve().relative_to(bundled_root))
+        except ValueError:
+            return str(p)
+
+
+def load_data(paths: list[Path], session: Session) -> LoadResult:
+    return load_paths(paths or [sample_data()], session.registry)
+
+
+def audit(
+    program: Program,
+    data: LoadResult,
+    as_of: dt.date,
+    *,
+    include_passes: bool = False,
+    evaluator: object | None = None,
+    problems: list[str] | None = None,
+) -> Report:
+    ev = evaluator or ReferenceEvaluator()
+    evaluation = ev.evaluate(program, data.snapshot, as_of, include_passes=include_passes)  # type: ignore[attr-defined]
+    return build_report(program, evaluation, data, as_of, problems or [])
+
+
+def build_report(program: Program, evaluation: Evaluation, data: LoadResult, as_of: dt.date,
+                 problems: list[str]) -> Report:
+    rules = program.rule_by_id
+    waivers = {w["id"]: w for w in evaluation.waivers}
+    findings = []
+    for res in sorted(evaluation.results, key=lambda r: (r.rule, r.subject)):
+        rule = rules[res.rule]
+        w = waivers.get(res.waiver) if res.waiver else None
+        findings.append(Finding(
+            rule=res.rule, subject=res.subject, outcome=res.outcome, severity=severity_of(rule),
+            enforcement=enforcement_of(rule), message=res.message,
+            evidence=[Evidence(expr=k, value=v) for k, v in res.evidence],
+            waiver={k: w[k] for k in ("id", "reason", "approved_by", "expires")} if w else None,
+            location=res.location, remediation=rule.remediation if res.outcome in ("fail", "waived") else None,
+            note=res.note,
+        ))
+    summary = {}
+    totals = {o: 0 for o in ("pass", "fail", "error", "waived", "not_applicable")}
+    for rule in sorted(program.rules, key=lambda r: r.id):
+        counts = evaluation.counts.get(rule.id, {})
+        c = {o: int(counts.get(o, 0)) for o in totals}
+        for o in totals:
+            totals[o] += c[o]
+        summary[rule.id] = RuleSummary(
+            title=rule.meta_value("title"), severity=severity_of(rule), enforcement=enforcement_of(rule),
+            tags=list(rule.meta_value("tags", ())), location=str(rule.span), counts=c)
+    blocking = any(f.outcome == "fail" and f.enforcement in BLOCKING for f in findings)
+    return Report(
+        tool_version=__version__, as_of=as_of.isoformat(), blocking=blocking, summary=summary, totals=totals,
+        findings=findings, waivers=evaluation.waivers, params=program.effective_params(),
+        data=DataSummary(sources=data.files, records=data.records, rejected=data.rejected), problems=problems,
+    )
+
+
+def exit_code(report: Report) -> int:
+    """SPEC 5: 3 evaluation errors, 1 an unwaived blocking failure, else 0."""
+    if any(f.outcome == "error" for f in report.findings):
+        return 3
+    if report.blocking:
+        return 1
+    return 0
+
+
+def audit_text(
+    text: str,
+    data: dict[str, list[dict]],
+    as_of: dt.date | str,
+    *,
+    session: Session | None = None,
+    include_passes: bool = True,
+    evaluator: object | None = None,
+    name: str = "<policy>",
+) -> Report:
+    """Check one policy text and audit inline data with it (tests and docs use this).
+
+    `data` holds raw records per collection, validated exactly as files are.
+    Raises PolicyError if the policy does not check.
+    """
+    from .findings import Rejected
+    from .load import LoadResult, validate_record
+    from .schema.models import COLLECTION_MODELS
+    from .snapshot import Snapshot
+
+    session = session or Session.create()
+    program, diags = check_text(text, session, name)
+    if program is None:
+        raise PolicyError(diags)
+    rejected: list[Rejected] = []
+    snap = Snapshot()
+    for coll, records in data.items():
+        target = getattr(snap, coll)
+        for i, raw in enumerate(records, start=1):
+            rec = validate_record(COLLECTION_MODELS[coll], raw, f"<{coll}>", i, rejected)
+            if rec is not None:
+                target.append(rec)
+    loaded = LoadResult(snap, [], rejected, {c: len(getattr(snap, c)) for c in COLLECTION_MODELS})
+    day = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+    return audit(program, loaded, day, include_passes=include_passes, evaluator=evaluator)

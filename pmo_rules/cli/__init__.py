@@ -1,0 +1,64 @@
+"""The `pmo-rules` command: a click group; one module per command.
+
+Commands parse options, call `pmo_rules.api`, render, and map outcomes to exit codes:
+0 nothing blocking, 1 a blocking failure, 2 invalid policies, data or usage, 3 evaluation
+errors. No traceback reaches a user unless `--debug` is given.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from .. import __version__
+from ..errors import PmoError, PolicyError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PolicyError as exc:
+            click.echo(exc.diagnostics.render(), err=True)
+            ctx.exit(2)
+        except PmoError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            else:
+                click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+                           "(run with --debug for the traceback, and please report it)", err=True)
+            ctx.exit(3)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="pmo-rules")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Policy-as-code for Project Management Offices."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _register() -> None:
+    from . import audit, check, generate, plugins, schema
+
+    for mod in (audit, check, generate, plugins, schema):
+        main.add_command(mod.command)
+
+
+_register()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Evaluation: (rule x subject) -> exactly one outcome, with evidence for fail and error.
+
+Two evaluators implement `Evaluator`: `reference.py` (a plain tree-walking interpreter,
+the oracle) and, later, an indexed one over a compiled plan. Both return an `Evaluation`,
+and waivers are applied to it by `waivers.apply_waivers` so they behave identically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..program import Program
+
+
+@dataclass(slots=True)
+class Result:
+    rule: str
+    subject: str
+    outcome: str  # pass | fail | error | waived | not_applicable
+    message: str | None = None
+    evidence: list[tuple[str, Any]] = field(default_factory=list)
+    location: str | None = None
+    waiver: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class Evaluation:
+    results: list[Result] = field(default_factory=list)  # every fail/error/waived (and passes if asked)
+    counts: dict[str, Counter] = field(default_factory=dict)  # rule id -> outcome -> n
+    waivers: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Evaluator(Protocol):
+    def evaluate(self, program: Program, snapshot: Any, as_of: dt.date, *, include_passes: bool = False) -> Evaluation: ...

@@ -1,0 +1,81 @@
+"""The report of an audit run: pydantic models, versioned, the input of every format.
+
+The JSON format writes exactly these models, so `REPORT_VERSION` changes whenever a field
+changes meaning. Numbers in evidence stay exact `Decimal`s; `jsonout.dumps` prints their
+digits as JSON numbers.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPORT_VERSION = "1.0"
+OUTCOME_ORDER = ("pass", "fail", "error", "waived", "not_applicable")
+
+
+class Evidence(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    expr: str
+    value: Any = None
+
+
+class Finding(BaseModel):
+    rule: str
+    subject: str
+    outcome: str
+    severity: str
+    enforcement: str
+    message: str | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+    waiver: dict[str, Any] | None = None
+    location: str | None = None
+    remediation: str | None = None
+    note: str | None = None
+
+
+class RuleSummary(BaseModel):
+    title: str | None = None
+    severity: str
+    enforcement: str
+    tags: list[str] = Field(default_factory=list)
+    location: str
+    counts: dict[str, int]
+
+
+class Rejected(BaseModel):
+    file: str
+    record: int
+    id: str | None = None
+    field: str
+    message: str
+
+
+class DataSummary(BaseModel):
+    sources: list[str] = Field(default_factory=list)
+    records: dict[str, int] = Field(default_factory=dict)
+    rejected: list[Rejected] = Field(default_factory=list)
+
+
+class Report(BaseModel):
+    version: str = REPORT_VERSION
+    tool: str = "pmo-rules"
+    tool_version: str = ""
+    as_of: str
+    blocking: bool = False
+    summary: dict[str, RuleSummary]
+    totals: dict[str, int]
+    findings: list[Finding]
+    waivers: list[dict[str, Any]] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    data: DataSummary = Field(default_factory=DataSummary)
+    problems: list[str] = Field(default_factory=list)
+
+
+def decimal_free(value: Any) -> Any:
+    """For formats that cannot print Decimal digits: numbers become exact text-free JSON."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 10**15 else float(value)
+    return value

@@ -1,0 +1,125 @@
+"""Read data files through source plugins, validate every record, build the `Snapshot`.
+
+A record that fails validation is quarantined: reported with file, record number, id and
+field path, and kept out of the run; the rest of the run proceeds (`--strict` turns any
+rejection into a failed run, in the CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import DataError, PluginError
+from .findings import Rejected
+from .registry import BadRecord, Registry
+from .schema.models import COLLECTION_MODELS
+from .snapshot import Snapshot, normalise
+
+COLLECTIONS = tuple(COLLECTION_MODELS)
+
+
+@dataclass
+class LoadResult:
+    snapshot: Snapshot
+    files: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    records: dict[str, int] = field(default_factory=dict)
+
+
+def data_files(path: Path, registry: Registry) -> list[Path]:
+    """The files a `--data` path stands for: itself, or a folder's `projects.*` etc."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"{path}: no such file or folder")
+    out = []
+    for child in sorted(path.iterdir()):
+        if child.is_file() and child.stem in COLLECTIONS and registry.source_for(child) is not None:
+            out.append(child)
+    if not out:
+        exts = sorted({e for s in registry.sources.values() for e in s.extensions})
+        raise DataError(f"{path}: no projects.*, people.* or programs.* file with a known extension ({', '.join(exts)})")
+    return out
+
+
+def load_paths(paths: list[Path], registry: Registry) -> LoadResult:
+    result = LoadResult(Snapshot())
+    seen_ids: dict[str, dict[str, str]] = {c: {} for c in COLLECTIONS}
+    for path in paths:
+        for file in data_files(path, registry):
+            _load_file(file, registry, result, seen_ids)
+    for c in COLLECTIONS:
+        result.records[c] = len(getattr(result.snapshot, c))
+    return result
+
+
+def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dict) -> None:
+    spec = registry.source_for(file)
+    if spec is None:
+        raise DataError(f"{file}: no data source reads `{file.suffix}` files")
+    try:
+        collections = spec.load(file)
+    except DataError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{file}: cannot be read as {spec.name}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - name the plugin
+        raise PluginError(spec.plugin, f"source `{spec.name}` failed on {file}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(collections, dict):
+        raise PluginError(spec.plugin, f"source `{spec.name}` returned a {type(collections).__name__}, not collections")
+    result.files.append(str(file))
+    name = str(file)
+    for coll, records in collections.items():
+        if coll not in COLLECTION_MODELS:
+            result.rejected.append(Rejected(file=name, record=0, field=coll,
+                                            message=f"unknown collection `{coll}` (expected {', '.join(COLLECTIONS)})"))
+            continue
+        model = COLLECTION_MODELS[coll]
+        target = getattr(result.snapshot, coll)
+        for i, raw in enumerate(records, start=1):
+            rec = validate_record(model, raw, name, i, result.rejected)
+            if rec is None:
+                continue
+            rid = rec["id"]
+            if rid in seen_ids[coll]:
+                result.rejected.append(Rejected(file=name, record=i, id=rid, field="id",
+                                                message=f"duplicate id `{rid}` (first seen in {seen_ids[coll][rid]})"))
+                continue
+            seen_ids[coll][rid] = f"{name} record {i}"
+            target.append(rec)
+
+
+def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[Rejected]) -> dict | None:
+    if isinstance(raw, BadRecord):
+        rejected.append(Rejected(file=file, record=index, field="", message=raw.message))
+        return None
+    if not isinstance(raw, dict):
+        rejected.append(Rejected(file=file, record=index, field="", message=f"a record must be an object, not {type(raw).__name__}"))
+        return None
+    rid = raw.get("id") if isinstance(raw.get("id"), str) else None
+    try:
+        obj = model.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = ".".join(str(p) for p in err["loc"]) or "(record)"
+            rejected.append(Rejected(file=file, record=index, id=rid, field=loc, message=_message(err)))
+        return None
+    except (ValueError, TypeError, RecursionError) as exc:
+        rejected.append(Rejected(file=file, record=index, id=rid, field="", message=str(exc)[:200]))
+        return None
+    return normalise(obj.model_dump())
+
+
+def _message(err: dict) -> str:
+    msg = err.get("msg", "invalid")
+    inp = err.get("input")
+    if isinstance(inp, (str, int, float)) and not isinstance(inp, bool):
+        text = repr(inp)
+        if len(text) > 60:
+            text = text[:57] + "..."
+        return f"{msg} (got {text})"
+    return msg

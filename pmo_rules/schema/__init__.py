@@ -1,0 +1,1 @@
+"""The portfolio data model (pydantic) and the type environment the checker derives from it."""

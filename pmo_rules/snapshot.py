@@ -1,0 +1,89 @@
+"""The runtime portfolio: plain dicts with exact values, plus the flattened views.
+
+Records are validated by the pydantic models when loaded (`load.py`), then kept as plain
+dicts of language values (`Decimal`, `date`, `str`, lists, dicts) because both
+evaluators read them millions of times. Flattened views (`risks`, `assignments`, ...) are
+built once; each item is a copy of the child record with `project` pointing at its parent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .schema.models import VIEWS
+
+
+@dataclass
+class Snapshot:
+    projects: list[dict] = field(default_factory=list)
+    people: list[dict] = field(default_factory=list)
+    programs: list[dict] = field(default_factory=list)
+    _views: dict[str, list[dict]] = field(default_factory=dict, repr=False)
+    _ids: dict[int, str] = field(default_factory=dict, repr=False)
+
+    def collection(self, name: str) -> list[dict]:
+        if name in ("projects", "people", "programs"):
+            return getattr(self, name)
+        if name in VIEWS:
+            if name not in self._views:
+                self._build_view(name)
+            return self._views[name]
+        raise KeyError(name)
+
+    def _build_view(self, name: str) -> list[dict]:
+        key = VIEWS[name]
+        items: list[dict] = []
+        for project in self.projects:
+            children = project.get(key) or []
+            if not isinstance(children, list):
+                continue
+            pid = project.get("id")
+            for i, child in enumerate(children):
+                if not isinstance(child, dict):
+                    continue
+                item = dict(child)
+                item["project"] = project
+                label = child.get("id") if isinstance(child.get("id"), str) else None
+                if label is None and isinstance(child.get("name"), str):
+                    label = child["name"]
+                if label is None:
+                    label = f"{name}[{i}]"
+                self._ids[id(item)] = f"{pid}/{label}"
+                items.append(item)
+        self._views[name] = items
+        return items
+
+    def subject_id(self, record: dict) -> str:
+        """The id a finding names: the record's `id`, or `PROJECT/child` for view items."""
+        sid = self._ids.get(id(record))
+        if sid is not None:
+            return sid
+        v = record.get("id")
+        return v if isinstance(v, str) else str(v)
+
+
+def normalise(value: Any) -> Any:
+    """Turn loaded values into language values: every number a Decimal, recursively."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, Decimal, dt.date)):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [normalise(v) for v in value]
+    return value
+
+
+def from_collections(data: dict[str, list[dict]]) -> Snapshot:
+    """A snapshot from already-validated records (tests, `given` blocks)."""
+    return Snapshot(
+        projects=[normalise(r) for r in data.get("projects", [])],
+        people=[normalise(r) for r in data.get("people", [])],
+        programs=[normalise(r) for r in data.get("programs", [])],
+    )
