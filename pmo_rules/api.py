@@ -15,7 +15,7 @@ from .check import check_modules
 from .diagnostics import Diagnostic, DiagnosticList
 from .errors import PluginError, PolicyError, UsageError
 from .evaluate import Evaluation
-from .evaluate.reference import ReferenceEvaluator
+from .evaluate.engine import IndexedEvaluator
 from .findings import DataSummary, Evidence, Finding, Report, RuleSummary
 from .load import LoadResult, load_paths
 from .pluginmanager import make_plugin_manager
@@ -132,7 +132,7 @@ def audit(
     evaluator: object | None = None,
     problems: list[str] | None = None,
 ) -> Report:
-    ev = evaluator or ReferenceEvaluator()
+    ev = evaluator or IndexedEvaluator()
     evaluation = ev.evaluate(program, data.snapshot, as_of, include_passes=include_passes)  # type: ignore[attr-defined]
     return build_report(program, evaluation, data, as_of, problems or [])
 

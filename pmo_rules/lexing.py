@@ -163,18 +163,16 @@ def split_template(raw: str) -> list[str | RawField]:
             colon = -1
             while j < n:
                 d = raw[j]
-                if in_str:
-                    if d == "\\":
-                        j += 2
-                        continue
-                    if d == '"':
-                        in_str = False
-                elif d == "\\" and j + 1 < n and raw[j + 1] == '"':
-                    in_str = True
+                # Inside the policy's string literal a field's own strings are written `\"...\"`.
+                if d == "\\" and j + 1 < n and raw[j + 1] == '"':
+                    in_str = not in_str
                     j += 2
                     continue
-                elif d == '"':
-                    in_str = True
+                if d == "\\":
+                    j += 2
+                    continue
+                if in_str:
+                    pass
                 elif d in "{[(":
                     depth += 1
                 elif d in ")]":

@@ -19,6 +19,7 @@ from .diagnostics import Diagnostic, did_you_mean
 from .grammar import keywords, parser
 from .lexing import LexicalError, RawField, classify_numeric, split_template, unescape
 from .source import SourceFile, Span, decode_policy_bytes
+from .values import Duration
 
 MAX_FILE_CHARS = 5_000_000
 MAX_NESTING = 100
@@ -303,13 +304,18 @@ def _explain_unexpected(tok: Token, expected: set[str], span: Span, source: Sour
     message = f"unexpected {what}; expected {exp_words}"
     hint = None
     value = str(tok.value)
-    before = source.line_text(span.line)[: max(span.column - 1, 0)].rstrip()
-    if tok.type == "EQ" and "COMP_OP" in expected:
+    lines = source.text.split("\n")
+    before = "\n".join(lines[: span.line - 1] + [source.line_text(span.line)[: max(span.column - 1, 0)]])
+    before = re.sub(r"#[^\n]*", "", before).rstrip()
+    if before.endswith(",") and tok.type in ("RPAR", "RBRACKET", "RBRACE"):
+        message = "a trailing comma is not allowed"
+        hint = "remove the last `,`"
+    elif tok.type == "EQ" and "COMP_OP" in expected:
         hint = "use `==` to compare; `=` only appears in `param` and `let`"
     elif tok.type == "COMP_OP" and "COMP_OP" not in expected and ("AND" in expected or "RPAR" in expected or "REQUIRE" in expected):
         message = f"comparisons do not chain: unexpected {what}"
         hint = "write `a < x and x < b`"
-    elif tok.type in ("RPAR", "RBRACKET") and before.endswith(","):
+    elif before.endswith(",") and tok.type not in ("STRING", "NAME", "NUMERIC") and "COMMA" not in expected:
         message = "a trailing comma is not allowed"
         hint = "remove the last `,`"
     elif tok.type in kws and ("NAME" in expected or "RULE_ID" in expected):
@@ -386,7 +392,7 @@ def _param(ctx: _Ctx, tree: Tree) -> ast.Param:
     if isinstance(default_node, Tree) and default_node.data == "negative_literal":
         lit = _numeric(ctx, default_node.children[1])
         if lit.kind in ("number", "duration"):
-            value = -lit.value
+            value = Duration(-lit.value.days) if isinstance(lit.value, Duration) else -lit.value
             lit = ast.Literal(ctx.span(default_node), value, lit.kind, "-" + lit.source)
         else:
             ctx.error("bad-param", "only numbers and durations can be negative", ctx.span(default_node))
@@ -540,8 +546,7 @@ def _numeric(ctx: _Ctx, tok: Token) -> ast.Literal:
         lit = classify_numeric(str(tok.value))
     except LexicalError as exc:
         ctx.error(exc.code, exc.message, span, hint=exc.hint)
-        from decimal import Decimal
-        return ast.Literal(span, Decimal(0), "number", str(tok.value))
+        return ast.Literal(span, None, "invalid", str(tok.value))
     return ast.Literal(span, lit.value, lit.kind, str(tok.value))
 
 
@@ -577,6 +582,8 @@ def _expr(ctx: _Ctx, node: Tree | Token) -> ast.Expr:
     span = ctx.span(node)
     if data == "literal":
         return _literal(ctx, node)
+    if data == "atom":  # `( expr )`
+        return _expr(ctx, ch[1])
     if data == "name":
         _check_name(ctx, ch[0], "a name")
         return ast.Name(span, str(ch[0].value))

@@ -111,6 +111,7 @@ def check_structure(ctx: CheckContext) -> None:
             fors = 0
             for st in r.statements:
                 kind, span = _statement_kind(st)
+                shown = st.key if isinstance(st, ast.Meta) else kind
                 if kind == "for":
                     fors += 1
                     if fors > 1:
@@ -119,10 +120,10 @@ def check_structure(ctx: CheckContext) -> None:
                 if kind in ("message", "remediation") and order[kind] == last:
                     ctx.error("duplicate-metadata", f"`{kind}` is given more than once in rule `{r.name}`", span)
                 if order[kind] < last:
-                    ctx.error("statement-order", f"`{kind}` cannot come after `{last_name}`", span,
+                    ctx.error("statement-order", f"`{shown}` cannot come after `{last_name}`", span,
                               "a rule body is: metadata, `for`, `let`s, `require`s, `message`, `remediation`")
                 else:
-                    last, last_name = order[kind], kind
+                    last, last_name = order[kind], shown
             if r.for_clause is None:
                 ctx.error("missing-for", f"rule `{r.name}` has no `for VAR in COLLECTION`", r.name_span,
                           "add e.g. `for project in projects` after the metadata")

@@ -7,6 +7,8 @@ the `Scope`. Unknown things infer as `ANY` so one mistake is reported once, not 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
 
 import re2
@@ -89,6 +91,8 @@ def infer(e: ast.Expr, s: Scope) -> Type:
 
 
 def _literal(e: ast.Literal, s: Scope) -> Type:
+    if e.kind == "invalid":
+        return ANY  # already reported by the parser; do not pile a type error on top
     return type_of_value(e.value)
 
 
@@ -318,11 +322,32 @@ def _check_regex(e: ast.Expr, s: Scope) -> None:
 
 
 def regex_problem(pattern: str) -> str | None:
-    try:
-        re2.compile(pattern)
-    except Exception as exc:  # noqa: BLE001 - re2 raises its own error type
-        return str(exc) or "cannot compile"
+    with _quiet_stderr():
+        try:
+            re2.compile(pattern)
+        except Exception as exc:  # noqa: BLE001 - re2 raises its own error type
+            text = exc.args[0] if exc.args else ""
+            if isinstance(text, bytes):
+                text = text.decode("utf-8", "replace")
+            return str(text) or "cannot compile"
     return None
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """RE2's C++ logger writes a banner to fd 2 on the first bad pattern; keep it off the user's screen."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
 
 
 def _present(e: ast.IsPresent, s: Scope) -> Type:

@@ -29,6 +29,6 @@ def command(n_projects: int, seed: int, output: str, as_of: str) -> None:
         raise UsageError(f"--as-of `{as_of}` is not a date in YYYY-MM-DD form") from None
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    written = write_portfolio(generate_portfolio(n_projects, seed, as_of=day), out)
+    written = write_portfolio(generate_portfolio(n_projects, seed, as_of=day, lazy=True), out)
     for p in written:
         click.echo(f"wrote {p}")

@@ -30,7 +30,7 @@ class _Env:
     """Everything an expression can see while one (rule, subject) pair is evaluated."""
 
     __slots__ = ("vars", "params", "snapshot", "today", "functions", "metric_cache", "evidence",
-                 "recording", "regexes", "duration_sums")
+                 "recording", "regexes", "duration_sums", "narrow")
 
     def __init__(self, program: Program, params: dict[str, Any], snapshot: Snapshot, today: dt.date,
                  metric_cache: dict, regexes: dict):
@@ -44,6 +44,8 @@ class _Env:
         self.recording = True
         self.regexes = regexes
         self.duration_sums = program.duration_sums
+        # The indexed evaluator narrows joined comprehensions here; the reference never does.
+        self.narrow: Any = None
 
     def record(self, key: str, value: Any) -> None:
         if self.recording and key not in self.evidence:
@@ -445,6 +447,8 @@ def _comprehension(e: ast.Comprehension, env: _Env) -> Any:
         raise EvalError(f"`{e.collection.text}` is null, so `{e.agg}` cannot be decided", e.collection.span, e.collection.text)
     if not isinstance(coll, list):
         raise EvalError(f"`{e.collection.text}` is a {type_name(coll)}, not a collection", e.collection.span)
+    if env.narrow is not None:
+        coll = env.narrow(e, coll, env)
     had = e.var in env.vars
     saved = env.vars.get(e.var)
     try:
