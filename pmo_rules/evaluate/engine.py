@@ -34,6 +34,7 @@ from .errors import EvalError
 from .reference import _Env, _waiver_matches, evaluate, evaluate_subject
 from .waivers import apply_waivers
 
+
 def _first_conjunct(e: ast.Expr) -> ast.Expr:
     while isinstance(e, ast.Binary) and e.op == "and":
         e = e.left
