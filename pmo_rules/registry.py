@@ -37,6 +37,9 @@ class FunctionSpec:
     kind: str = "function"  # function | metric
     inputs: tuple[str, ...] = ()
     plugin: str = ""
+    # True: called as func(run, *args) with the run's `RunContext` (snapshot, as_of,
+    # cache), for metrics that need the as-of date or an index over another collection.
+    context: bool = False
 
     @property
     def signature(self) -> str:

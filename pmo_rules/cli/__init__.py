@@ -51,10 +51,17 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import audit, check, generate, plugins, schema
+    """Every module in this package that defines `command` is a subcommand."""
+    import importlib
+    import pkgutil
 
-    for mod in (audit, check, generate, plugins, schema):
-        main.add_command(mod.command)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.startswith("_") or info.name == "common":
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        cmd = getattr(mod, "command", None)
+        if isinstance(cmd, click.Command):
+            main.add_command(cmd)
 
 
 _register()

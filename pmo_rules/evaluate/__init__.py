@@ -34,5 +34,17 @@ class Evaluation:
     waivers: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class RunContext:
+    """Per-run state shared by every (rule, subject) evaluation and handed to functions
+    that ask for it (`FunctionSpec.context`): the snapshot, the as-of date, and caches."""
+
+    snapshot: Any
+    as_of: dt.date
+    cache: dict[str, Any] = field(default_factory=dict)  # for plugins' own indexes
+    metric_cache: dict = field(default_factory=dict)
+    regexes: dict = field(default_factory=dict)
+
+
 class Evaluator(Protocol):
     def evaluate(self, program: Program, snapshot: Any, as_of: dt.date, *, include_passes: bool = False) -> Evaluation: ...

@@ -29,7 +29,7 @@ from .. import ast
 from ..program import Program
 from ..snapshot import Snapshot
 from ..values import DECIMAL_CONTEXT, type_name
-from . import Evaluation
+from . import Evaluation, RunContext
 from .errors import EvalError
 from .reference import _Env, _waiver_matches, evaluate, evaluate_subject
 from .waivers import apply_waivers
@@ -279,8 +279,7 @@ class IndexedEvaluator:
                     if j is not None:
                         joins[comp.span] = j
         joiner = _Joiner(snapshot, joins)
-        metric_cache: dict = {}
-        regexes: dict = {}
+        run = RunContext(snapshot, as_of)
         with decimal.localcontext(DECIMAL_CONTEXT):
             for rule in program.rules:
                 counts: Counter = Counter()
@@ -293,13 +292,13 @@ class IndexedEvaluator:
                 chosen = subjects if positions is None else [subjects[i] for i in positions]
                 counts["not_applicable"] += len(subjects) - len(chosen)
                 for subject in chosen:
-                    env = _Env(program, params, snapshot, as_of, metric_cache, regexes)
+                    env = _Env(program, params, run)
                     env.narrow = joiner
                     res = evaluate_subject(rule, subject, env)
                     counts[res.outcome] += 1
                     if res.outcome != "not_applicable" and (res.outcome != "pass" or include_passes):
                         out.results.append(res)
-            apply_waivers(program, snapshot, as_of, out, lambda w, rule, subject: _waiver_matches(
-                program, snapshot, as_of, w, rule, subject, metric_cache, regexes))
+            apply_waivers(program, snapshot, as_of, out,
+                          lambda w, rule, subject: _waiver_matches(program, run, w, rule, subject))
         return out
 

@@ -19,7 +19,7 @@ from ..program import Program
 from ..registry import FunctionSpec
 from ..snapshot import Snapshot
 from ..values import DECIMAL_CONTEXT, display, format_number, round_half_up, to_json, type_name
-from . import Evaluation, Result, ops
+from . import Evaluation, Result, RunContext, ops
 from .errors import EvalError
 from .waivers import apply_waivers
 
@@ -30,19 +30,19 @@ class _Env:
     """Everything an expression can see while one (rule, subject) pair is evaluated."""
 
     __slots__ = ("vars", "params", "snapshot", "today", "functions", "metric_cache", "evidence",
-                 "recording", "regexes", "duration_sums", "narrow")
+                 "recording", "regexes", "duration_sums", "narrow", "run")
 
-    def __init__(self, program: Program, params: dict[str, Any], snapshot: Snapshot, today: dt.date,
-                 metric_cache: dict, regexes: dict):
+    def __init__(self, program: Program, params: dict[str, Any], run: RunContext):
         self.vars: dict[str, Any] = {}
         self.params = params
-        self.snapshot = snapshot
-        self.today = today
+        self.run = run
+        self.snapshot = run.snapshot
+        self.today = run.as_of
         self.functions = program.functions
-        self.metric_cache = metric_cache
+        self.metric_cache = run.metric_cache
         self.evidence: dict[str, Any] = {}
         self.recording = True
-        self.regexes = regexes
+        self.regexes = run.regexes
         self.duration_sums = program.duration_sums
         # The indexed evaluator narrows joined comprehensions here; the reference never does.
         self.narrow: Any = None
@@ -58,8 +58,7 @@ class ReferenceEvaluator:
     def evaluate(self, program: Program, snapshot: Snapshot, as_of: dt.date, *,
                  include_passes: bool = False) -> Evaluation:
         out = Evaluation()
-        metric_cache: dict = {}
-        regexes: dict = {}
+        run = RunContext(snapshot, as_of)
         with decimal.localcontext(DECIMAL_CONTEXT):
             for rule in program.rules:
                 counts: Counter = Counter()
@@ -68,13 +67,13 @@ class ReferenceEvaluator:
                 assert fc is not None and isinstance(fc.collection, ast.Name)
                 params = program.params.get(rule.package, {})
                 for subject in snapshot.collection(fc.collection.name):
-                    env = _Env(program, params, snapshot, as_of, metric_cache, regexes)
+                    env = _Env(program, params, run)
                     res = evaluate_subject(rule, subject, env)
                     counts[res.outcome] += 1
                     if res.outcome != "not_applicable" and (res.outcome != "pass" or include_passes):
                         out.results.append(res)
-            apply_waivers(program, snapshot, as_of, out, lambda w, rule, subject: _waiver_matches(
-                program, snapshot, as_of, w, rule, subject, metric_cache, regexes))
+            apply_waivers(program, snapshot, as_of, out,
+                          lambda w, rule, subject: _waiver_matches(program, run, w, rule, subject))
         return out
 
 
@@ -388,6 +387,8 @@ def _call(e: ast.Call, env: _Env) -> Any:
         for a, v in zip(e.args, args):
             if v is None:
                 raise EvalError(f"`{a.text}` is null, so `{e.func}(...)` cannot be computed", a.span, a.text)
+    if spec.context:
+        args = [env.run, *args]
     if spec.kind == "metric":
         return _metric(spec, e, args, env)
     return _invoke(spec, e, args)
@@ -418,7 +419,7 @@ def check_result(spec: FunctionSpec, value: Any, e: ast.Call) -> Any:
 
 
 def _metric(spec: FunctionSpec, e: ast.Call, args: list[Any], env: _Env) -> Any:
-    key = (spec.name, *(id(a) if isinstance(a, (dict, list)) else a for a in args))
+    key = (spec.name, *(id(a) if isinstance(a, (dict, list, RunContext)) else a for a in args))
     if key in env.metric_cache:
         return env.metric_cache[key]
     value = _invoke(spec, e, args)
@@ -519,11 +520,11 @@ _EVAL = {
 # ----------------------------------------------------------------------- waivers --
 
 
-def _waiver_matches(program: Program, snapshot: Snapshot, as_of: dt.date, w: ast.Waiver, rule: ast.Rule,
-                    subject: dict, metric_cache: dict, regexes: dict) -> bool | str:
+def _waiver_matches(program: Program, run: RunContext, w: ast.Waiver, rule: ast.Rule,
+                    subject: dict) -> bool | str:
     """Does a `subjects where` waiver select this subject? An error is returned as text."""
     assert w.where is not None and rule.for_clause is not None
-    env = _Env(program, program.params.get(rule.package, {}), snapshot, as_of, metric_cache, regexes)
+    env = _Env(program, program.params.get(rule.package, {}), run)
     env.vars[rule.for_clause.var] = subject
     env.recording = False
     try:
