@@ -33,6 +33,11 @@ class Snapshot:
             return self._views[name]
         raise KeyError(name)
 
+    def materialise_views(self) -> None:
+        """Build every view now, e.g. before forking workers that must share them."""
+        for name in VIEWS:
+            self.collection(name)
+
     def _build_view(self, name: str) -> list[dict]:
         key = VIEWS[name]
         items: list[dict] = []

@@ -1,0 +1,681 @@
+"""Compile checked rules into Python closures once per run: no AST walking per subject.
+
+Every closure mirrors a branch of `reference.py` exactly (same operator functions from
+`ops.py`, same error messages, same evidence recorded in the same order), so the indexed
+evaluator's findings equal the oracle's; `tests/test_differential.py` holds it to that.
+What compiling buys: node dispatch, `isinstance` checks, param lookups and evidence keys
+are resolved at plan time instead of once per node per subject.
+
+Joins: a comprehension over a whole collection whose `where` starts with an equality on
+an outer value is answered from a hash index built once per run (`indexes.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Callable
+from typing import Any
+
+import re2
+
+from .. import ast
+from ..program import Program
+from ..registry import FunctionSpec
+from ..snapshot import Snapshot
+from ..values import Duration, display, type_name
+from . import Result, RunContext, ops
+from .errors import EvalError
+from .indexes import JoinIndexes, find_join
+from .reference import (
+    AGG_BOOL,
+    _Env,
+    _error,
+    _evidence,
+    _fold_bool,
+    check_result,
+    default_message,
+    format_field,
+)
+
+Fn = Callable[[_Env], Any]
+AGGREGATES = ("all", "any", "none", "count", "sum", "min", "max", "avg")
+
+
+class Compiler:
+    """Turns expressions into closures for one run (params, collections and indexes bound)."""
+
+    def __init__(self, program: Program, params: dict[str, Any], snapshot: Snapshot, joins: JoinIndexes):
+        self.program = program
+        self.params = params
+        self.snapshot = snapshot
+        self.joins = joins
+        self.functions = program.functions
+        self.duration_sums = program.duration_sums
+
+    # ------------------------------------------------------------ entry points --
+
+    def expr(self, e: ast.Expr, local: frozenset[str]) -> Fn:
+        """The closure for `evaluate(e, env)`: value, with evidence recorded."""
+        t = type(e)
+        if t is ast.Literal:
+            value = e.value  # type: ignore[attr-defined]
+            return lambda env: value
+        if t is ast.Name:
+            return self._name(e, local, record=True)  # type: ignore[arg-type]
+        if t is ast.Attr or t is ast.Index:
+            return self._recorded(e.text, self._path(e, local))
+        if t is ast.Call:
+            call = self._call(e, local)  # type: ignore[arg-type]
+            inputs = self._metric_inputs(e, local)  # type: ignore[arg-type]
+            key = e.text
+            if inputs is None:
+                return self._recorded(key, call)
+
+            def recorded_metric(env: _Env) -> Any:
+                value = call(env)
+                if env.recording and key not in env.evidence:
+                    env.evidence[key] = value
+                inputs(env)
+                return value
+            return recorded_metric
+        if t is ast.Comprehension:
+            return self._recorded(e.text, self._silenced(self._comprehension(e, local)))  # type: ignore[arg-type]
+        return getattr(self, "_" + t.__name__.lower())(e, local)
+
+    def unrecorded(self, e: ast.Expr, local: frozenset[str]) -> Fn:
+        """The closure for `evaluate_unrecorded` (a `let` body)."""
+        t = type(e)
+        if t is ast.Attr or t is ast.Index:
+            return self._path(e, local)
+        if t is ast.Call:
+            call = self._call(e, local)  # type: ignore[arg-type]
+            inputs = self._metric_inputs(e, local)  # type: ignore[arg-type]
+            if inputs is None:
+                return call
+
+            def metric(env: _Env) -> Any:
+                value = call(env)
+                inputs(env)
+                return value
+            return metric
+        if t is ast.Comprehension:
+            return self._silenced(self._comprehension(e, local))  # type: ignore[arg-type]
+        return self.expr(e, local)
+
+    # ---------------------------------------------------------------- helpers --
+
+    @staticmethod
+    def _recorded(key: str, fn: Fn) -> Fn:
+        def recorded(env: _Env) -> Any:
+            value = fn(env)
+            if env.recording and key not in env.evidence:
+                env.evidence[key] = value
+            return value
+        return recorded
+
+    @staticmethod
+    def _silenced(fn: Fn) -> Fn:
+        def silenced(env: _Env) -> Any:
+            saved = env.recording
+            env.recording = False
+            try:
+                return fn(env)
+            finally:
+                env.recording = saved
+        return silenced
+
+    def _name(self, e: ast.Name, local: frozenset[str], record: bool) -> Fn:
+        name = e.name
+        if name in local:
+            return lambda env: env.vars[name]
+        if name in self.params:
+            value = self.params[name]
+            if not record:
+                return lambda env: value
+
+            def param(env: _Env) -> Any:
+                if env.recording and name not in env.evidence:
+                    env.evidence[name] = value
+                return value
+            return param
+        coll = self.snapshot.collection(name)
+        return lambda env: coll
+
+    def _inner(self, e: ast.Expr, local: frozenset[str]) -> Fn:
+        if isinstance(e, ast.Name):
+            return self._name(e, local, record=False)
+        return self.expr(e, local)
+
+    def _flat_chain(self, e: ast.Expr, local: frozenset[str]) -> Fn | None:
+        """`v.a.b["c"]` rooted at a local variable: one closure walking every key."""
+        steps: list[tuple[str, ast.Expr]] = []
+        node = e
+        while True:
+            if isinstance(node, ast.Attr):
+                steps.append((node.name, node))
+                node = node.obj
+            elif isinstance(node, ast.Index) and isinstance(node.key, ast.Literal) and isinstance(node.key.value, str):
+                steps.append((node.key.value, node))
+                node = node.obj
+            else:
+                break
+        if not (isinstance(node, ast.Name) and node.name in local) or not steps:
+            return None
+        steps.reverse()
+        root = node.name
+        if len(steps) == 1:
+            (k1, n1), = steps
+
+            def chain1(env: _Env) -> Any:
+                obj = env.vars[root]
+                if obj.__class__ is dict:
+                    return obj.get(k1)
+                return _get(obj, k1, n1)
+            return chain1
+        if len(steps) == 2:
+            (k1, n1), (k2, n2) = steps
+
+            def chain2(env: _Env) -> Any:
+                obj = env.vars[root]
+                obj = obj.get(k1) if obj.__class__ is dict else _get(obj, k1, n1)
+                if obj is None:
+                    return None
+                return obj.get(k2) if obj.__class__ is dict else _get(obj, k2, n2)
+            return chain2
+        frozen = tuple(steps)
+
+        def chain(env: _Env) -> Any:
+            obj = env.vars[root]
+            for k, n in frozen:
+                if obj is None:
+                    return None
+                obj = obj.get(k) if obj.__class__ is dict else _get(obj, k, n)
+            return obj
+        return chain
+
+    def _path(self, e: ast.Expr, local: frozenset[str]) -> Fn:
+        """Null-safe field access, as `reference._path`."""
+        flat = self._flat_chain(e, local)
+        if flat is not None:
+            return flat
+        if isinstance(e, ast.Attr):
+            base = self._path(e.obj, local) if isinstance(e.obj, (ast.Attr, ast.Index)) else self._inner(e.obj, local)
+            key = e.name
+
+            def attr(env: _Env) -> Any:
+                obj = base(env)
+                if obj is None:
+                    return None
+                if obj.__class__ is dict:
+                    return obj.get(key)
+                return _get(obj, key, e)
+            return attr
+        assert isinstance(e, ast.Index)
+        base = self._path(e.obj, local) if isinstance(e.obj, (ast.Attr, ast.Index)) else self._inner(e.obj, local)
+        key_fn = self.expr(e.key, local)
+        key_expr = e.key
+
+        def index(env: _Env) -> Any:
+            obj = base(env)
+            key = key_fn(env)
+            if obj is None:
+                return None
+            if isinstance(obj, list):
+                if key is None:
+                    raise EvalError(f"`{key_expr.text}` is null, so the list cannot be indexed", key_expr.span, key_expr.text)
+                if not isinstance(key, decimal.Decimal) or key != key.to_integral_value():
+                    raise EvalError(f"a list index must be a whole number, not `{display(key)}`", key_expr.span)
+                i = int(key)
+                return obj[i] if 0 <= i < len(obj) else None
+            if key is None:
+                raise EvalError(f"`{key_expr.text}` is null, so it cannot be used as a key", key_expr.span, key_expr.text)
+            if not isinstance(key, str):
+                raise EvalError(f"a record key must be text, not a {type_name(key)}", key_expr.span)
+            return _get(obj, key, e)
+        return index
+
+    # -------------------------------------------------------------- node kinds --
+
+    def _today(self, e: ast.Today, local: frozenset[str]) -> Fn:
+        return lambda env: env.today
+
+    def _listlit(self, e: ast.ListLit, local: frozenset[str]) -> Fn:
+        items = [self.expr(i, local) for i in e.items]
+        return lambda env: [f(env) for f in items]
+
+    def _objectlit(self, e: ast.ObjectLit, local: frozenset[str]) -> Fn:
+        pairs = [(k, self.expr(v, local)) for k, v in zip(e.keys, e.values)]
+        return lambda env: {k: f(env) for k, f in pairs}
+
+    def _unary(self, e: ast.Unary, local: frozenset[str]) -> Fn:
+        operand = self.expr(e.operand, local)
+        if e.op == "not":
+            src = e.operand
+
+            def not_(env: _Env) -> Any:
+                b = ops.truth(operand(env), src, "`not`")
+                return None if b is None else not b
+            return not_
+        return lambda env: ops.negate(operand(env), e)
+
+    def _binary(self, e: ast.Binary, local: frozenset[str]) -> Fn:
+        op = e.op
+        left, right = self.expr(e.left, local), self.expr(e.right, local)
+        le, re_ = e.left, e.right
+        truth = ops.truth
+        if op == "and":
+            def and_(env: _Env) -> Any:
+                lv = truth(left(env), le, "`and`")
+                if lv is False:
+                    return False
+                rv = truth(right(env), re_, "`and`")
+                if rv is False:
+                    return False
+                return None if lv is None or rv is None else True
+            return and_
+        if op == "or":
+            def or_(env: _Env) -> Any:
+                lv = truth(left(env), le, "`or`")
+                if lv is True:
+                    return True
+                rv = truth(right(env), re_, "`or`")
+                if rv is True:
+                    return True
+                return None if lv is None or rv is None else False
+            return or_
+        if op == "implies":
+            def implies(env: _Env) -> Any:
+                lv = truth(left(env), le, "`implies`")
+                if lv is False:
+                    return True
+                rv = truth(right(env), re_, "`implies`")
+                if rv is True:
+                    return True
+                return None if lv is None or rv is None else False
+            return implies
+        if op == "??":
+            def coalesce(env: _Env) -> Any:
+                lv = left(env)
+                return lv if lv is not None else right(env)
+            return coalesce
+        arith = ops.arith
+        D = decimal.Decimal
+        if op == "+":
+            def add(env: _Env) -> Any:
+                lv, rv = left(env), right(env)
+                if lv.__class__ is D and rv.__class__ is D:
+                    return lv + rv
+                return arith(op, lv, rv, e)
+            return add
+        if op == "-":
+            def sub(env: _Env) -> Any:
+                lv, rv = left(env), right(env)
+                if lv.__class__ is D and rv.__class__ is D:
+                    return lv - rv
+                return arith(op, lv, rv, e)
+            return sub
+        if op == "*":
+            def mul(env: _Env) -> Any:
+                lv, rv = left(env), right(env)
+                if lv.__class__ is D and rv.__class__ is D:
+                    return lv * rv
+                return arith(op, lv, rv, e)
+            return mul
+        return lambda env: arith(op, left(env), right(env), e)
+
+    def _compare(self, e: ast.Compare, local: frozenset[str]) -> Fn:
+        op = e.op
+        left, right = self.expr(e.left, local), self.expr(e.right, local)
+        if op == "matches":
+            regexes: dict[str, Any] = {}
+
+            def matches(env: _Env) -> Any:
+                lv = left(env)
+                pattern = right(env)
+                if not isinstance(pattern, str):
+                    raise EvalError(f"`matches` needs a text pattern, not a {type_name(pattern)}", e.right.span)
+                rx = regexes.get(pattern)
+                if rx is None:
+                    rx = regexes[pattern] = re2.compile(pattern)
+                return ops.matches(lv, rx, e)
+            return matches
+        equal = ops.equal
+        if op == "==":
+            def eq(env: _Env) -> Any:
+                lv, rv = left(env), right(env)
+                if lv.__class__ is rv.__class__ and lv.__class__ in (str, decimal.Decimal, dt.date):
+                    return lv == rv
+                return equal(lv, rv, e)
+            return eq
+        if op == "!=":
+            def ne(env: _Env) -> Any:
+                lv, rv = left(env), right(env)
+                if lv.__class__ is rv.__class__ and lv.__class__ in (str, decimal.Decimal, dt.date):
+                    return lv != rv
+                return not equal(lv, rv, e)
+            return ne
+        if op in ("in", "not in"):
+            negate = op == "not in"
+
+            def in_(env: _Env) -> Any:
+                lv, rv = left(env), right(env)
+                found = ops.contains(rv, lv, e, e.right, e.left)
+                return not found if negate else found
+            return in_
+        if op == "contains":
+            return lambda env: ops.contains(left(env), right(env), e, e.left, e.right)
+        order = ops.order
+        fast = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+                ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
+
+        def cmp(env: _Env) -> Any:
+            lv, rv = left(env), right(env)
+            cls = lv.__class__
+            if cls is rv.__class__ and (cls is decimal.Decimal or cls is dt.date or cls is Duration or cls is str):
+                return fast(lv, rv)
+            return order(op, lv, rv, e)
+        return cmp
+
+    def _ispresent(self, e: ast.IsPresent, local: frozenset[str]) -> Fn:
+        operand = self.expr(e.operand, local)
+        if e.negated:
+            return lambda env: operand(env) is None
+        return lambda env: operand(env) is not None
+
+    # ------------------------------------------------------------------- calls --
+
+    def _call(self, e: ast.Call, local: frozenset[str]) -> Fn:
+        if e.func in AGGREGATES and len(e.args) == 1:
+            return self._plain_aggregate(e, local)
+        spec: FunctionSpec = self.functions[e.func]
+        args = [self.expr(a, local) for a in e.args]
+        arg_exprs = e.args
+        null_ok = spec.null_ok
+        context = spec.context
+        is_metric = spec.kind == "metric"
+
+        def call(env: _Env) -> Any:
+            values = [f(env) for f in args]
+            if not null_ok:
+                for a, v in zip(arg_exprs, values):
+                    if v is None:
+                        raise EvalError(f"`{a.text}` is null, so `{e.func}(...)` cannot be computed", a.span, a.text)
+            if context:
+                values = [env.run, *values]
+            if is_metric:
+                key = (spec.name, *(id(a) if isinstance(a, (dict, list, RunContext)) else a for a in values))
+                cache = env.metric_cache
+                if key in cache:
+                    return cache[key]
+                value = _invoke(spec, e, values)
+                cache[key] = value
+                return value
+            return _invoke(spec, e, values)
+        return call
+
+    def _metric_inputs(self, e: ast.Call, local: frozenset[str]) -> Fn | None:
+        spec = self.functions.get(e.func)
+        if spec is None or spec.kind != "metric" or not (e.func not in AGGREGATES or len(e.args) != 1):
+            return None
+        readers = []
+        for a in e.args:
+            if not isinstance(a, ast.Name):
+                continue
+            inner = self._name(a, local, record=False)
+            for path in spec.inputs:
+                readers.append((inner, f"{a.text}.{path}", tuple(path.split("."))))
+        if not readers:
+            return None
+
+        def record_inputs(env: _Env) -> None:
+            if not env.recording:
+                return
+            for inner, key, keys in readers:
+                v = inner(env)
+                if not isinstance(v, dict):
+                    continue
+                value: Any = v
+                for k in keys:
+                    value = value.get(k) if isinstance(value, dict) else None
+                if key not in env.evidence:
+                    env.evidence[key] = value
+        return record_inputs
+
+    def _plain_aggregate(self, e: ast.Call, local: frozenset[str]) -> Fn:
+        arg = self.expr(e.args[0], local)
+        src = e.args[0]
+        func = e.func
+        duration_zero = e.span in self.duration_sums
+
+        def plain(env: _Env) -> Any:
+            values = arg(env)
+            if values is None:
+                raise EvalError(f"`{src.text}` is null, so `{func}` cannot be decided", src.span, src.text)
+            if not isinstance(values, list):
+                raise EvalError(f"`{func}` needs a list, but `{src.text}` is a {type_name(values)}", src.span)
+            if func == "count":
+                return decimal.Decimal(len(values))
+            if func in AGG_BOOL:
+                return _fold_bool(func, [(v, src) for v in values], lazy=False)
+            return ops.aggregate_values(func, values, e, duration_zero)
+        return plain
+
+    # ---------------------------------------------------------- comprehensions --
+
+    def _comprehension(self, e: ast.Comprehension, local: frozenset[str]) -> Fn:
+        coll_fn = self.expr(e.collection, local)
+        inner_local = local | {e.var}
+        where = self.expr(e.where, inner_local) if e.where is not None else None
+        element = self.expr(e.element, inner_local)
+        var, agg = e.var, e.agg
+        coll_expr, where_expr, el_expr = e.collection, e.where, e.element
+        truth = ops.truth
+        duration_zero = e.span in self.duration_sums
+        join = find_join(e, set(_COLLECTIONS))
+        joined = None
+        if join is not None:
+            source = self.snapshot.collection(join.collection)
+            outer = self.expr(join.outer, local)
+            joined = (source, self.joins.index(join.collection, join.inner), outer)
+
+        def items_of(env: _Env) -> list:
+            coll = coll_fn(env)
+            if coll is None:
+                raise EvalError(f"`{coll_expr.text}` is null, so `{agg}` cannot be decided", coll_expr.span, coll_expr.text)
+            if not isinstance(coll, list):
+                raise EvalError(f"`{coll_expr.text}` is a {type_name(coll)}, not a collection", coll_expr.span)
+            if joined is not None and coll is joined[0]:
+                try:
+                    value = joined[2](env)
+                except EvalError:
+                    return coll
+                hits = joined[1].lookup(value)
+                if hits is not None:
+                    return hits
+            return coll
+
+        def selected(env: _Env) -> bool:
+            if where is None:
+                return True
+            w = truth(where(env), where_expr, "a comprehension `where`")
+            if w is None:
+                raise EvalError(f"the comprehension `where` `{where_expr.text}` is null (unknown)",
+                                where_expr.span, where_expr.text)
+            return w
+
+        def run(env: _Env, body: Callable[[_Env, list], Any]) -> Any:
+            coll = items_of(env)
+            vars_ = env.vars
+            had = var in vars_
+            saved = vars_.get(var)
+            try:
+                return body(env, coll)
+            finally:
+                if had:
+                    vars_[var] = saved
+                else:
+                    vars_.pop(var, None)
+
+        if agg in AGG_BOOL:
+            stop_on = False if agg == "all" else True
+            result_on_stop = agg == "any"
+
+            def boolean(env: _Env, coll: list) -> Any:
+                unknown = False
+                vars_ = env.vars
+                for item in coll:
+                    vars_[var] = item
+                    if not selected(env):
+                        continue
+                    b = truth(element(env), el_expr, f"`{agg}`")
+                    if b is None:
+                        unknown = True
+                    elif b is stop_on:
+                        return result_on_stop if agg != "all" else False
+                if unknown:
+                    return None
+                return agg != "any"
+            return lambda env: run(env, boolean)
+        if agg == "count":
+            def count(env: _Env, coll: list) -> Any:
+                n = 0
+                vars_ = env.vars
+                for item in coll:
+                    vars_[var] = item
+                    if not selected(env):
+                        continue
+                    b = truth(element(env), el_expr, "`count`")
+                    if b is None:
+                        raise EvalError(f"`{el_expr.text}` is null (unknown), so it cannot be counted",
+                                        el_expr.span, el_expr.text)
+                    if b:
+                        n += 1
+                return decimal.Decimal(n)
+            return lambda env: run(env, count)
+
+        def values(env: _Env, coll: list) -> Any:
+            out = []
+            vars_ = env.vars
+            for item in coll:
+                vars_[var] = item
+                if selected(env):
+                    out.append(element(env))
+            return ops.aggregate_values(agg, out, e, duration_zero)
+        return lambda env: run(env, values)
+
+    # ------------------------------------------------------------------- rules --
+
+    def rule(self, rule: ast.Rule) -> Callable[[dict, _Env], Result]:
+        """The closure for `reference.evaluate_subject`."""
+        fc = rule.for_clause
+        assert fc is not None
+        local = frozenset({fc.var})
+        where = self.expr(fc.where, local) if fc.where is not None else None
+        lets = []
+        for let in rule.lets:
+            lets.append((let, self.unrecorded(let.expr, local)))
+            local = local | {let.name}
+        requires = []
+        for req in rule.requires:
+            template = req.otherwise or rule.message
+            requires.append((req, self.expr(req.cond, local), self.template(template, local) if template else None))
+        subject_id = self.snapshot.subject_id
+        var, rid = fc.var, rule.id
+        truth = ops.truth
+
+        def evaluate_subject(subject: dict, env: _Env) -> Result:
+            sid = subject_id(subject)
+            env.vars[var] = subject
+            if where is not None:
+                env.recording = False
+                try:
+                    scope = truth(where(env), fc.where, "the `where` scope")
+                except EvalError as exc:
+                    return _error(rule, sid, exc, env, fc.where)
+                finally:
+                    env.recording = True
+                if scope is None:
+                    return _error(rule, sid, EvalError(f"the `where` scope `{fc.where.text}` is null (unknown)",
+                                                       fc.where.span), env, fc.where)
+                if not scope:
+                    return Result(rid, sid, "not_applicable")
+            for let, fn in lets:
+                try:
+                    value = fn(env)
+                except EvalError as exc:
+                    return _error(rule, sid, exc, env, let.expr)
+                env.vars[let.name] = value
+                env.evidence[let.name] = value
+            for req, fn, render in requires:
+                try:
+                    value = truth(fn(env), req.cond, "`require`")
+                except EvalError as exc:
+                    return _error(rule, sid, exc, env, req.cond)
+                if value is None:
+                    return _error(rule, sid, EvalError(
+                        f"`{req.cond.text}` is null (unknown), so the requirement cannot be decided",
+                        req.cond.span), env, req.cond)
+                if not value:
+                    if render is not None:
+                        message, template_error = render(env)
+                    else:
+                        message, template_error = default_message(rule, req), None
+                    evidence = _evidence(env)
+                    if template_error:
+                        evidence.append(("template error", template_error))
+                    return Result(rid, sid, "fail", message, evidence, str(req.cond.span))
+            return Result(rid, sid, "pass")
+        return evaluate_subject
+
+    def template(self, t: ast.Template, local: frozenset[str]) -> Callable[[_Env], tuple[str, str | None]]:
+        parts: list[Any] = []
+        for part in t.parts:
+            if isinstance(part, str):
+                parts.append(part)
+            else:
+                parts.append((part, self.expr(part.expr, local)))
+
+        def render(env: _Env) -> tuple[str, str | None]:
+            out = []
+            problem = None
+            saved = env.recording
+            env.recording = False
+            try:
+                for part in parts:
+                    if isinstance(part, str):
+                        out.append(part)
+                        continue
+                    field, fn = part
+                    try:
+                        out.append(format_field(fn(env), field.places))
+                    except EvalError as exc:
+                        problem = problem or f"{{{field.expr.text}}}: {exc.message}"
+                        out.append("{" + field.expr.text + "}")
+            finally:
+                env.recording = saved
+            return "".join(out), problem
+        return render
+
+
+_COLLECTIONS = ("projects", "people", "programs", "risks", "issues", "milestones", "gates",
+                "assignments", "change_requests")
+
+
+def _get(obj: Any, key: str, e: ast.Expr) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(key)
+    raise EvalError(f"`{e.text}` reads a field of a {type_name(obj)}", e.span, e.text)
+
+
+def _invoke(spec: FunctionSpec, e: ast.Call, args: list[Any]) -> Any:
+    try:
+        return check_result(spec, spec.func(*args), e)
+    except EvalError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise EvalError(f"`{e.text}`: {exc}", e.span) from None
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is an error outcome, named
+        raise EvalError(f"`{e.text}` failed in plugin `{spec.plugin}`: {type(exc).__name__}: {exc}", e.span) from None

@@ -1,0 +1,235 @@
+"""Scope and join indexes: which subjects a rule can select, which items a join can meet.
+
+Both are exact or absent: an index answers only when skipping the other items cannot
+change a result (all keys of one type, hashable; `==` between different types is an
+error the full scan must meet). Otherwise it answers None and the caller scans.
+
+NOTE: patterns not indexed (left to the scan): conditions that are not the first
+conjunct, `!=` and ordering comparisons, keys computed by calls, and nested collections
+such as `project.risks` (already per subject).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import ast
+from ..values import type_name
+
+
+def first_conjunct(e: ast.Expr) -> ast.Expr:
+    while isinstance(e, ast.Binary) and e.op == "and":
+        e = e.left
+    return e
+
+
+def path_keys(e: ast.Expr, var: str) -> tuple[str, ...] | None:
+    """`v.a["b"].c` -> ("a", "b", "c") when rooted at `var` with literal keys."""
+    keys: list[str] = []
+    while True:
+        if isinstance(e, ast.Attr):
+            keys.append(e.name)
+            e = e.obj
+        elif isinstance(e, ast.Index) and isinstance(e.key, ast.Literal) and isinstance(e.key.value, str):
+            keys.append(e.key.value)
+            e = e.obj
+        elif isinstance(e, ast.Name) and e.name == var:
+            return tuple(reversed(keys)) if keys else None
+        else:
+            return None
+
+
+def mentions(e: ast.Expr, name: str) -> bool:
+    if isinstance(e, ast.Name):
+        return e.name == name
+    for f in dataclasses.fields(e):
+        v = getattr(e, f.name)
+        if isinstance(v, ast.Expr) and mentions(v, name):
+            return True
+        if isinstance(v, tuple) and any(isinstance(x, ast.Expr) and mentions(x, name) for x in v):
+            return True
+    return False
+
+
+def _is_pure_outer(e: ast.Expr, var: str) -> bool:
+    """An outer key: names, paths and literals only (no calls, no comprehensions)."""
+    if isinstance(e, (ast.Literal, ast.Today)):
+        return True
+    if isinstance(e, ast.Name):
+        return e.name != var
+    if isinstance(e, ast.Attr):
+        return _is_pure_outer(e.obj, var)
+    if isinstance(e, ast.Index):
+        return _is_pure_outer(e.obj, var) and isinstance(e.key, ast.Literal)
+    return False
+
+
+def _read(record: Any, keys: tuple[str, ...]) -> Any:
+    value = record
+    for k in keys:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise TypeError("field of a non-record")
+        value = value.get(k)
+    return value
+
+
+@dataclass
+class Index:
+    """Items of a collection grouped by one key path, in collection order."""
+
+    buckets: dict[Any, list] = field(default_factory=dict)  # key -> [(position, item)]
+    types: set[str] = field(default_factory=set)
+    usable: bool = True
+
+    @classmethod
+    def build(cls, items: list, keys: tuple[str, ...]) -> Index:
+        idx = cls()
+        for pos, item in enumerate(items):
+            try:
+                k = _read(item, keys)
+                hash(k)
+            except TypeError:
+                idx.usable = False
+                return idx
+            if isinstance(k, (list, dict)):
+                idx.usable = False
+                return idx
+            if k is not None:
+                idx.types.add(type_name(k))
+            idx.buckets.setdefault(k, []).append((pos, item))
+        return idx
+
+    def lookup(self, value: Any) -> list | None:
+        """(position, item) pairs whose key `==` value, or None when only a scan is exact."""
+        if not self.usable:
+            return None
+        if value is None:
+            return self.buckets.get(None, [])
+        if isinstance(value, (list, dict)):
+            return None
+        if self.types - {type_name(value)}:
+            return None  # `==` between different types is an error the scan must meet
+        return self.buckets.get(value, [])
+
+
+class LazyItems:
+    """A join index built on first use, answering with items only."""
+
+    def __init__(self, items: list, keys: tuple[str, ...]):
+        self._items = items
+        self._keys = keys
+        self._index: Index | None = None
+        self._answers: dict[Any, list] = {}
+
+    def lookup(self, value: Any) -> list | None:
+        if self._index is None:
+            self._index = Index.build(self._items, self._keys)
+        try:
+            return self._answers[(value.__class__, value)]
+        except (KeyError, TypeError):
+            pass
+        hits = self._index.lookup(value)
+        if hits is None:
+            return None
+        items = [item for _, item in hits]
+        try:
+            self._answers[(value.__class__, value)] = items
+        except TypeError:
+            pass
+        return items
+
+
+class JoinIndexes:
+    """Per-run cache of indexes, shared by every rule (one per collection and key path)."""
+
+    def __init__(self, snapshot: Any):
+        self.snapshot = snapshot
+        self._joins: dict[tuple[str, tuple[str, ...]], LazyItems] = {}
+        self._scopes: dict[tuple[str, tuple[str, ...]], Index] = {}
+
+    def index(self, collection: str, keys: tuple[str, ...]) -> LazyItems:
+        k = (collection, keys)
+        if k not in self._joins:
+            self._joins[k] = LazyItems(self.snapshot.collection(collection), keys)
+        return self._joins[k]
+
+    def scope(self, collection: str, keys: tuple[str, ...]) -> Index:
+        k = (collection, keys)
+        if k not in self._scopes:
+            self._scopes[k] = Index.build(self.snapshot.collection(collection), keys)
+        return self._scopes[k]
+
+
+@dataclass(frozen=True)
+class Join:
+    collection: str
+    inner: tuple[str, ...]
+    outer: ast.Expr
+
+
+def find_join(e: ast.Comprehension, collections: set[str]) -> Join | None:
+    """A join on the first conjunct of the `where` or, for `any`/`none`/`count` without a
+    `where`, of the element: items outside the bucket make that conjunct false, which
+    cannot change those aggregates."""
+    if not (isinstance(e.collection, ast.Name) and e.collection.name in collections):
+        return None
+    if e.where is not None:
+        cond = first_conjunct(e.where)
+    elif e.agg in ("any", "none", "count"):
+        cond = first_conjunct(e.element)
+    else:
+        return None
+    if not (isinstance(cond, ast.Compare) and cond.op == "=="):
+        return None
+    for inner, outer in ((cond.left, cond.right), (cond.right, cond.left)):
+        keys = path_keys(inner, e.var)
+        if keys is not None and _is_pure_outer(outer, e.var) and not mentions(outer, e.var):
+            return Join(e.collection.name, keys, outer)
+    return None
+
+
+def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], indexes: JoinIndexes) -> list[int] | None:
+    """Positions of the subjects a rule's `where` can select, or None for all of them."""
+    fc = rule.for_clause
+    if fc is None or fc.where is None:
+        return None
+    cond = first_conjunct(fc.where)
+    if not isinstance(cond, ast.Compare) or cond.op not in ("==", "in"):
+        return None
+    keys = path_keys(cond.left, fc.var)
+    other = cond.right
+    if keys is None and cond.op == "==":
+        keys, other = path_keys(cond.right, fc.var), cond.left
+    if keys is None:
+        return None
+    if isinstance(other, ast.Literal):
+        wanted = other.value
+    elif isinstance(other, ast.ListLit) and all(isinstance(i, ast.Literal) for i in other.items):
+        wanted = [i.value for i in other.items]  # type: ignore[attr-defined]
+    elif isinstance(other, ast.Name) and other.name in params:
+        wanted = params[other.name]
+    else:
+        return None
+    idx = indexes.scope(collection, keys)
+    if not idx.usable:
+        return None
+    if cond.op == "==":
+        hits = idx.lookup(wanted)
+        return None if hits is None else [pos for pos, _ in hits]
+    if not isinstance(wanted, list) or any(isinstance(w, (list, dict)) for w in wanted):
+        return None
+    kinds = {type_name(w) for w in wanted if w is not None}
+    if len(kinds) > 1 or (idx.types and kinds and idx.types != kinds):
+        return None
+    positions = [pos for pos, _ in idx.buckets.get(None, [])]  # `null in [...]` is an error
+    seen: set = set()
+    for w in wanted:
+        if w is None or (w.__class__, w) in seen:
+            continue
+        seen.add((w.__class__, w))
+        positions.extend(pos for pos, _ in idx.buckets.get(w, []))
+    return sorted(positions)
