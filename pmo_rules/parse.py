@@ -71,12 +71,13 @@ class _Ctx:
 # ----------------------------------------------------------------- entry points --
 
 
-def parse_file(path: str | Path, display_name: str | None = None) -> tuple[ast.Module | None, SourceFile, list[Diagnostic]]:
+def parse_file(path: str | Path, display_name: str | None = None, *,
+               partial: bool = False) -> tuple[ast.Module | None, SourceFile, list[Diagnostic]]:
     data = Path(path).read_bytes()
-    return parse_bytes(data, display_name or str(path))
+    return parse_bytes(data, display_name or str(path), partial=partial)
 
 
-def parse_bytes(data: bytes, name: str) -> tuple[ast.Module | None, SourceFile, list[Diagnostic]]:
+def parse_bytes(data: bytes, name: str, *, partial: bool = False) -> tuple[ast.Module | None, SourceFile, list[Diagnostic]]:
     text, bad = decode_policy_bytes(data)
     source = SourceFile(name, text)
     if bad:
@@ -84,12 +85,17 @@ def parse_bytes(data: bytes, name: str) -> tuple[ast.Module | None, SourceFile, 
         return None, source, [Diagnostic("bad-encoding", f"{problem}: policy files must be UTF-8 text",
                                          Span(name, line, col, line, col + 1),
                                          hint="save the file as UTF-8 without NUL characters")]
-    module, diags = parse_text(text, name)
+    module, diags = parse_text(text, name, partial=partial)
     return module, source, diags
 
 
-def parse_text(text: str, name: str = "<policy>") -> tuple[ast.Module | None, list[Diagnostic]]:
-    """Parse one policy file's text. Returns (module or None, diagnostics)."""
+def parse_text(text: str, name: str = "<policy>", *, partial: bool = False) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse one policy file's text. Returns (module or None, diagnostics).
+
+    With `partial`, a file with syntax errors still yields a module of the declarations
+    that did parse, so the checker can report their errors too; such a module must only
+    be checked, never run or reformatted.
+    """
     source = SourceFile(name, text)
     diags: list[Diagnostic] = []
     if len(text) > MAX_FILE_CHARS:
@@ -102,8 +108,9 @@ def parse_text(text: str, name: str = "<policy>") -> tuple[ast.Module | None, li
         tree = parser().parse(text, start="start")
     except UnexpectedInput as exc:
         diags.append(_syntax_diagnostic(exc, source))
-        diags.extend(_chunk_errors(text, source, first=exc))
-        return None, diags
+        items: list[Tree] = []
+        diags.extend(_chunk_errors(text, source, first=exc, items=items))
+        return (_partial_module(source, items, diags) if partial else None), diags
     except RecursionError:
         return None, [Diagnostic("too-deep", "the policy nests too deeply to read", Span(name, 1, 1, 1, 2))]
     ctx = _Ctx(source, "", diags)
@@ -169,7 +176,28 @@ def _check_nesting(text: str, name: str) -> Diagnostic | None:
 _DECL_START = re.compile(r"^(package|param|rule|waiver|test)\b", re.M)
 
 
-def _chunk_errors(text: str, source: SourceFile, first: UnexpectedInput) -> list[Diagnostic]:
+def _partial_module(source: SourceFile, items: list[Tree], diags: list[Diagnostic]) -> ast.Module | None:
+    m = re.search(r"^package\s+([A-Za-z_][A-Za-z0-9_]*)", source.text, re.M)
+    if m is None:
+        return None
+    ctx = _Ctx(source, m.group(1), [])  # lexical problems were already reported
+    line = source.text.count("\n", 0, m.start()) + 1
+    pkg_span = Span(source.name, line, 1, line, len(m.group(0)) + 1)
+    params, rules, waivers, tests = [], [], [], []
+    for item in items:
+        if item.data == "param_decl":
+            params.append(_param(ctx, item))
+        elif item.data == "rule_decl":
+            rules.append(_rule(ctx, item))
+        elif item.data == "waiver_decl":
+            waivers.append(_waiver(ctx, item))
+        elif item.data == "test_decl":
+            tests.append(_test(ctx, item))
+    return ast.Module(source.name, ctx.package, pkg_span, tuple(params), tuple(rules), tuple(waivers), tuple(tests))
+
+
+def _chunk_errors(text: str, source: SourceFile, first: UnexpectedInput,
+                  items: list[Tree] | None = None) -> list[Diagnostic]:
     """Re-parse declaration by declaration to find errors after the first one."""
     starts = [m.start() for m in _DECL_START.finditer(text)]
     first_line = getattr(first, "line", 0) or 0
@@ -193,6 +221,8 @@ def _chunk_errors(text: str, source: SourceFile, first: UnexpectedInput) -> list
         for item in tree.children:
             if isinstance(item, Tree) and item.data in _DECL_BUILDERS:
                 _DECL_BUILDERS[item.data](ctx, item)
+                if items is not None:
+                    items.append(item)
     return out
 
 
@@ -201,7 +231,7 @@ def _describe_token(tok: Token) -> str:
         return "the end of the file"
     kw = keywords().get(tok.type)
     if kw:
-        return f"the keyword `{kw}`"
+        return f"keyword `{kw}`"
     value = str(tok.value)
     if len(value) > 30:
         value = value[:27] + "..."
@@ -307,7 +337,13 @@ def _explain_unexpected(tok: Token, expected: set[str], span: Span, source: Sour
     lines = source.text.split("\n")
     before = "\n".join(lines[: span.line - 1] + [source.line_text(span.line)[: max(span.column - 1, 0)]])
     before = re.sub(r"#[^\n]*", "", before).rstrip()
-    if before.endswith(",") and tok.type in ("RPAR", "RBRACKET", "RBRACE"):
+    if tok.type in ("PRESENT", "MISSING") and re.search(r"\.\s*is$", before):
+        message = "a `.` must be followed by a field name"
+        hint = f"write `x is {value}` without the `.` before `is`"
+    elif before.endswith(".") and ("NAME" in expected or "TODAY" in expected) and tok.type != "NAME":
+        message = f"a `.` must be followed by a field name, not {what}"
+        hint = "write a path such as `project.budget.approved`, or remove the `.`"
+    elif before.endswith(",") and tok.type in ("RPAR", "RBRACKET", "RBRACE"):
         message = "a trailing comma is not allowed"
         hint = "remove the last `,`"
     elif tok.type == "EQ" and "COMP_OP" in expected:

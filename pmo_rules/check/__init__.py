@@ -18,7 +18,7 @@ from ..program import ENFORCEMENTS, OUTCOMES, SEVERITIES, Program
 from ..registry import FunctionSpec
 from ..schema.typeenv import collections as schema_collections
 from ..source import SourceFile
-from ..types import BOOL, ListType, Type
+from ..types import ANY, BOOL, ListType, Type
 from .params import ParamValueError, parse_param_value
 from .typecheck import Scope, infer, type_of_value
 
@@ -73,7 +73,8 @@ def collect_params(ctx: CheckContext) -> None:
                 ctx.error("bad-param", f"param `{p.name}` needs a default that is not null", p.default.span,
                           "the default gives the param its type")
             values[p.name] = p.default.value
-            types[p.name] = type_of_value(p.default.value)
+            # A default the parser already rejected must not cascade into type errors.
+            types[p.name] = ANY if p.default.kind == "invalid" else type_of_value(p.default.value)
     for key, text in ctx.overrides.items():
         pkg, _, name = key.rpartition(".")
         if not pkg or pkg not in ctx.params or name not in ctx.params[pkg]:

@@ -223,13 +223,13 @@ class Compiler:
                 return None
             if isinstance(obj, list):
                 if key is None:
-                    raise EvalError(f"`{key_expr.text}` is null, so the list cannot be indexed", key_expr.span, key_expr.text)
+                    raise EvalError(f"`{key_expr.text}` is null, so the list cannot be indexed", key_expr.span, key_expr.text, value=None)
                 if not isinstance(key, decimal.Decimal) or key != key.to_integral_value():
                     raise EvalError(f"a list index must be a whole number, not `{display(key)}`", key_expr.span)
                 i = int(key)
                 return obj[i] if 0 <= i < len(obj) else None
             if key is None:
-                raise EvalError(f"`{key_expr.text}` is null, so it cannot be used as a key", key_expr.span, key_expr.text)
+                raise EvalError(f"`{key_expr.text}` is null, so it cannot be used as a key", key_expr.span, key_expr.text, value=None)
             if not isinstance(key, str):
                 raise EvalError(f"a record key must be text, not a {type_name(key)}", key_expr.span)
             return _get(obj, key, e)
@@ -400,7 +400,7 @@ class Compiler:
             if not null_ok:
                 for a, v in zip(arg_exprs, values):
                     if v is None:
-                        raise EvalError(f"`{a.text}` is null, so `{e.func}(...)` cannot be computed", a.span, a.text)
+                        raise EvalError(f"`{a.text}` is null, so `{e.func}(...)` cannot be computed", a.span, a.text, value=None)
             if context:
                 values = [env.run, *values]
             if is_metric:
@@ -451,7 +451,7 @@ class Compiler:
         def plain(env: _Env) -> Any:
             values = arg(env)
             if values is None:
-                raise EvalError(f"`{src.text}` is null, so `{func}` cannot be decided", src.span, src.text)
+                raise EvalError(f"`{src.text}` is null, so `{func}` cannot be decided", src.span, src.text, value=None)
             if not isinstance(values, list):
                 raise EvalError(f"`{func}` needs a list, but `{src.text}` is a {type_name(values)}", src.span)
             if func == "count":
@@ -482,7 +482,7 @@ class Compiler:
         def items_of(env: _Env) -> list:
             coll = coll_fn(env)
             if coll is None:
-                raise EvalError(f"`{coll_expr.text}` is null, so `{agg}` cannot be decided", coll_expr.span, coll_expr.text)
+                raise EvalError(f"`{coll_expr.text}` is null, so `{agg}` cannot be decided", coll_expr.span, coll_expr.text, value=None)
             if not isinstance(coll, list):
                 raise EvalError(f"`{coll_expr.text}` is a {type_name(coll)}, not a collection", coll_expr.span)
             if joined is not None and coll is joined[0]:
@@ -501,7 +501,7 @@ class Compiler:
             w = truth(where(env), where_expr, "a comprehension `where`")
             if w is None:
                 raise EvalError(f"the comprehension `where` `{where_expr.text}` is null (unknown)",
-                                where_expr.span, where_expr.text)
+                                where_expr.span, where_expr.text, value=None)
             return w
 
         def run(env: _Env, body: Callable[[_Env, list], Any]) -> Any:
@@ -548,7 +548,7 @@ class Compiler:
                     b = truth(element(env), el_expr, "`count`")
                     if b is None:
                         raise EvalError(f"`{el_expr.text}` is null (unknown), so it cannot be counted",
-                                        el_expr.span, el_expr.text)
+                                        el_expr.span, el_expr.text, value=None)
                     if b:
                         n += 1
                 return decimal.Decimal(n)
@@ -615,7 +615,7 @@ class Compiler:
                 if value is None:
                     return _error(rule, sid, EvalError(
                         f"`{req.cond.text}` is null (unknown), so the requirement cannot be decided",
-                        req.cond.span), env, req.cond)
+                        req.cond.span, value=None), env, req.cond)
                 if not value:
                     if render is not None:
                         message, template_error = render(env)

@@ -19,7 +19,7 @@ from .errors import EvalError
 
 
 def _null_error(op: str, operand: ast.Expr) -> EvalError:
-    return EvalError(f"`{operand.text}` is null, so `{op}` cannot be decided", operand.span, operand.text)
+    return EvalError(f"`{operand.text}` is null, so `{op}` cannot be decided", operand.span, operand.text, value=None)
 
 
 def _type_error(op: str, lv: Any, rv: Any, e: ast.Expr) -> EvalError:
@@ -99,7 +99,7 @@ def arith(op: str, lv: Any, rv: Any, e: ast.Binary) -> Any:
                 if op == "*":
                     return lv * rv
                 if rv == 0:
-                    raise EvalError(f"division by zero: `{e.right.text}` is 0", e.right.span, e.right.text)
+                    raise EvalError(f"division by zero: `{e.right.text}` is 0", e.right.span, e.right.text, value=rv)
                 return lv / rv
             ld, rd = isinstance(lv, Duration), isinstance(rv, Duration)
             ldate = isinstance(lv, dt.date)
@@ -117,13 +117,13 @@ def arith(op: str, lv: Any, rv: Any, e: ast.Binary) -> Any:
                     return Duration(lv.days - rv.days)
                 if op == "/":
                     if rv.days == 0:
-                        raise EvalError(f"division by zero: `{e.right.text}` is 0d", e.right.span, e.right.text)
+                        raise EvalError(f"division by zero: `{e.right.text}` is 0d", e.right.span, e.right.text, value=rv)
                     return lv.days / rv.days
             if ld and rnum and op in "*/":
                 if op == "*":
                     return Duration(lv.days * rv)
                 if rv == 0:
-                    raise EvalError(f"division by zero: `{e.right.text}` is 0", e.right.span, e.right.text)
+                    raise EvalError(f"division by zero: `{e.right.text}` is 0", e.right.span, e.right.text, value=rv)
                 return Duration(lv.days / rv)
             if lnum and rd and op == "*":
                 return Duration(lv * rv.days)

@@ -20,7 +20,7 @@ from ..registry import FunctionSpec
 from ..snapshot import Snapshot
 from ..values import DECIMAL_CONTEXT, display, format_number, round_half_up, to_json, type_name
 from . import Evaluation, Result, RunContext, ops
-from .errors import EvalError
+from .errors import UNKNOWN, EvalError
 from .waivers import apply_waivers
 
 AGG_BOOL = ("all", "any", "none")
@@ -109,7 +109,7 @@ def evaluate_subject(rule: ast.Rule, subject: dict, env: _Env) -> Result:
             return _error(rule, sid, exc, env, req.cond)
         if value is None:
             return _error(rule, sid, EvalError(f"`{req.cond.text}` is null (unknown), so the requirement cannot be decided",
-                                               req.cond.span), env, req.cond)
+                                               req.cond.span, value=None), env, req.cond)
         if not value:
             template = req.otherwise or rule.message
             message, template_error = render_message(template, env) if template else (default_message(rule, req), None)
@@ -132,8 +132,8 @@ def _evidence(env: _Env) -> list[tuple[str, Any]]:
 def _error(rule: ast.Rule, sid: str, exc: EvalError, env: _Env, where: ast.Expr) -> Result:
     span = exc.span or where.span
     evidence = _evidence(env)
-    if exc.path and exc.path not in env.evidence:
-        evidence.append((exc.path, None))
+    if exc.path and exc.path not in env.evidence and exc.value is not UNKNOWN:
+        evidence.append((exc.path, to_json(exc.value)))
     return Result(rule.id, sid, "error", f"{exc.message} (at {span})", evidence, str(span))
 
 
@@ -255,13 +255,13 @@ def _path(e: ast.Expr, env: _Env) -> Any:
             return None
         if isinstance(obj, list):
             if key is None:
-                raise EvalError(f"`{e.key.text}` is null, so the list cannot be indexed", e.key.span, e.key.text)
+                raise EvalError(f"`{e.key.text}` is null, so the list cannot be indexed", e.key.span, e.key.text, value=None)
             if not isinstance(key, decimal.Decimal) or key != key.to_integral_value():
                 raise EvalError(f"a list index must be a whole number, not `{display(key)}`", e.key.span)
             i = int(key)
             return obj[i] if 0 <= i < len(obj) else None
         if key is None:
-            raise EvalError(f"`{e.key.text}` is null, so it cannot be used as a key", e.key.span, e.key.text)
+            raise EvalError(f"`{e.key.text}` is null, so it cannot be used as a key", e.key.span, e.key.text, value=None)
         if not isinstance(key, str):
             raise EvalError(f"a record key must be text, not a {type_name(key)}", e.key.span)
         return _get(obj, key, e)
@@ -373,7 +373,7 @@ def _call(e: ast.Call, env: _Env) -> Any:
     if e.func in ("all", "any", "none", "count", "sum", "min", "max", "avg") and len(e.args) == 1:
         values = evaluate(e.args[0], env)
         if values is None:
-            raise EvalError(f"`{e.args[0].text}` is null, so `{e.func}` cannot be decided", e.args[0].span, e.args[0].text)
+            raise EvalError(f"`{e.args[0].text}` is null, so `{e.func}` cannot be decided", e.args[0].span, e.args[0].text, value=None)
         if not isinstance(values, list):
             raise EvalError(f"`{e.func}` needs a list, but `{e.args[0].text}` is a {type_name(values)}", e.args[0].span)
         if e.func == "count":
@@ -386,7 +386,7 @@ def _call(e: ast.Call, env: _Env) -> Any:
     if not spec.null_ok:
         for a, v in zip(e.args, args):
             if v is None:
-                raise EvalError(f"`{a.text}` is null, so `{e.func}(...)` cannot be computed", a.span, a.text)
+                raise EvalError(f"`{a.text}` is null, so `{e.func}(...)` cannot be computed", a.span, a.text, value=None)
     if spec.context:
         args = [env.run, *args]
     if spec.kind == "metric":
@@ -445,7 +445,7 @@ def _fold_bool(agg: str, items: list[tuple[Any, ast.Expr]], lazy: bool) -> Any:
 def _comprehension(e: ast.Comprehension, env: _Env) -> Any:
     coll = evaluate(e.collection, env)
     if coll is None:
-        raise EvalError(f"`{e.collection.text}` is null, so `{e.agg}` cannot be decided", e.collection.span, e.collection.text)
+        raise EvalError(f"`{e.collection.text}` is null, so `{e.agg}` cannot be decided", e.collection.span, e.collection.text, value=None)
     if not isinstance(coll, list):
         raise EvalError(f"`{e.collection.text}` is a {type_name(coll)}, not a collection", e.collection.span)
     if env.narrow is not None:
@@ -467,7 +467,7 @@ def _selected(e: ast.Comprehension, item: Any, env: _Env) -> bool:
         return True
     w = ops.truth(evaluate(e.where, env), e.where, "a comprehension `where`")
     if w is None:
-        raise EvalError(f"the comprehension `where` `{e.where.text}` is null (unknown)", e.where.span, e.where.text)
+        raise EvalError(f"the comprehension `where` `{e.where.text}` is null (unknown)", e.where.span, e.where.text, value=None)
     return w
 
 
@@ -495,7 +495,7 @@ def _run_comprehension(e: ast.Comprehension, coll: list, env: _Env) -> Any:
                 continue
             b = ops.truth(evaluate(e.element, env), e.element, "`count`")
             if b is None:
-                raise EvalError(f"`{e.element.text}` is null (unknown), so it cannot be counted", e.element.span, e.element.text)
+                raise EvalError(f"`{e.element.text}` is null (unknown), so it cannot be counted", e.element.span, e.element.text, value=None)
             if b:
                 n += 1
         return decimal.Decimal(n)
