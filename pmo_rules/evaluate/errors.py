@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..source import Span
 
-
 UNKNOWN = object()
 
 
