@@ -174,6 +174,10 @@ def tune(portfolio: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str,
     p = t.take("sound dependency", _active())
     p["dependencies"] = [{"project": done["id"], "needed_by": _day(60)}]
 
+    # portfolio.proposals-have-business-case: a proposal that skipped the business case
+    p = t.take("proposal without business case", lambda p: p["status"] == "proposed")
+    p["business_case"] = None
+
     # program caps: the first program keeps headroom, the second is committed beyond its cap
     for program, percent in zip(t.programs, (125, 90)):
         total = sum(q["budget"]["approved"] for q in t.projects
