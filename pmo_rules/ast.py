@@ -161,7 +161,7 @@ class Comprehension(Expr):
     @property
     def text(self) -> str:
         w = f" where {self.where.text}" if self.where is not None else ""
-        return f"{self.agg}({self.element.text} for {self.var} in {self.collection.text}{w})"
+        return f"{self.agg}({self.element.text} for {self.var} in {_wrap(self.collection, 7)}{w})"
 
 
 # Binding strength used to print canonical text with the fewest parentheses.
@@ -188,7 +188,10 @@ def _wrap(e: Expr, min_prec: int) -> str:
 def _key(k: str) -> str:
     import re
 
-    return k if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) else '"' + k.replace('"', '\\"') + '"'
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
+        return k
+    escaped = k.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return '"' + escaped + '"'
 
 
 # -------------------------------------------------------------------- templates --
