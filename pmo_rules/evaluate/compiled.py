@@ -29,12 +29,14 @@ from .errors import EvalError
 from .indexes import JoinIndexes, find_join
 from .reference import (
     AGG_BOOL,
+    DISTANCE_KEY,
     _Env,
     _error,
     _evidence,
     _fold_bool,
     check_result,
     default_message,
+    distance_hint,
     format_field,
 )
 
@@ -579,7 +581,12 @@ class Compiler:
         requires = []
         for req in rule.requires:
             template = req.otherwise or rule.message
-            requires.append((req, self.expr(req.cond, local), self.template(template, local) if template else None))
+            operands = None
+            if isinstance(req.cond, ast.Compare) and req.cond.op in ("<", "<=", ">", ">="):
+                operands = {id(req.cond.left): self.expr(req.cond.left, local),
+                            id(req.cond.right): self.expr(req.cond.right, local)}
+            requires.append((req, self.expr(req.cond, local), self.template(template, local) if template else None,
+                             operands))
         subject_id = self.snapshot.subject_id
         var, rid = fc.var, rule.id
         truth = ops.truth
@@ -607,7 +614,7 @@ class Compiler:
                     return _error(rule, sid, exc, env, let.expr)
                 env.vars[let.name] = value
                 env.evidence[let.name] = value
-            for req, fn, render in requires:
+            for req, fn, render, operands in requires:
                 try:
                     value = truth(fn(env), req.cond, "`require`")
                 except EvalError as exc:
@@ -622,6 +629,10 @@ class Compiler:
                     else:
                         message, template_error = default_message(rule, req), None
                     evidence = _evidence(env)
+                    if operands is not None:
+                        hint = distance_hint(req.cond, lambda x, o=operands: o[id(x)](env), env)
+                        if hint:
+                            evidence.append((DISTANCE_KEY, hint))
                     if template_error:
                         evidence.append(("template error", template_error))
                     return Result(rid, sid, "fail", message, evidence, str(req.cond.span))

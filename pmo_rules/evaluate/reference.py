@@ -15,6 +15,7 @@ from typing import Any
 import re2
 
 from .. import ast
+from ..distance import distance
 from ..program import Program
 from ..registry import FunctionSpec
 from ..snapshot import Snapshot
@@ -114,10 +115,32 @@ def evaluate_subject(rule: ast.Rule, subject: dict, env: _Env) -> Result:
             template = req.otherwise or rule.message
             message, template_error = render_message(template, env) if template else (default_message(rule, req), None)
             evidence = _evidence(env)
+            hint = distance_hint(req.cond, lambda e: evaluate(e, env), env)
+            if hint:
+                evidence.append((DISTANCE_KEY, hint))
             if template_error:
                 evidence.append(("template error", template_error))
             return Result(rule.id, sid, "fail", message, evidence, str(req.cond.span))
     return Result(rule.id, sid, "pass")
+
+
+DISTANCE_KEY = "to pass"
+
+
+def distance_hint(cond: ast.Expr, operand: Any, env: _Env) -> str | None:
+    """What would make a failing ordering comparison pass (SPEC-adjacent: explain's
+    "distance to compliance"), from its operands re-read silently; None when unknown."""
+    if not (isinstance(cond, ast.Compare) and cond.op in ("<", "<=", ">", ">=")):
+        return None
+    saved = env.recording
+    env.recording = False
+    try:
+        left, right = operand(cond.left), operand(cond.right)
+        return distance(cond.op, cond.left, left, cond.right, right, env)
+    except EvalError:
+        return None
+    finally:
+        env.recording = saved
 
 
 def default_message(rule: ast.Rule, req: ast.Require) -> str:

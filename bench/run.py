@@ -1,0 +1,116 @@
+"""Benchmark: the indexed evaluator against the reference interpreter, in the same run.
+
+Not a test: run it by hand (`python bench/run.py`, or `--sizes 10000` for a quick look).
+For each portfolio size it generates a portfolio with `pmo-rules generate`, then for the
+full policy library and for a cross-entity rule set it prints load time, evaluation time,
+rule evaluations per second, and the speed-up over the reference interpreter. The
+reference is timed on a random sample of subjects and extrapolated per subject (the full
+scan of a cross-entity rule at 100k projects would take hours); `--full-reference` times
+it on every subject instead. Finally it times a whole `pmo-rules audit --format json` in a
+child process and reports its wall time and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pmo_rules import api
+from pmo_rules.evaluate import RunContext
+from pmo_rules.evaluate.engine import IndexedEvaluator
+from pmo_rules.evaluate.reference import _Env, evaluate_subject
+from pmo_rules.resources import bundled
+
+HERE = Path(__file__).resolve().parent
+AS_OF = dt.date(2026, 11, 26)
+
+
+def generate(n: int, out: Path) -> None:
+    if (out / "projects.jsonl").exists():
+        return
+    subprocess.run([sys.executable, "-m", "pmo_rules", "generate", "--projects", str(n), "--seed", "1",
+                    "--output", str(out)], check=True, stdout=subprocess.DEVNULL)
+
+
+def reference_time(program, snapshot, sample: int | None, seed: int = 7) -> tuple[float, int]:
+    """Seconds the reference would take on every subject (extrapolated from a sample)."""
+    run = RunContext(snapshot, AS_OF)
+    total = 0.0
+    evaluations = 0
+    rng = random.Random(seed)
+    for rule in program.rules:
+        subjects = snapshot.collection(rule.for_clause.collection.name)
+        chosen = subjects if sample is None or len(subjects) <= sample else rng.sample(subjects, sample)
+        params = program.params.get(rule.package, {})
+        t0 = time.perf_counter()
+        for s in chosen:
+            evaluate_subject(rule, s, _Env(program, params, run))
+        spent = time.perf_counter() - t0
+        if chosen:
+            total += spent * len(subjects) / len(chosen)
+        evaluations += len(subjects)
+    return total, evaluations
+
+
+def whole_audit(policies: Path, data: Path, workers: int) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a complete `pmo-rules audit` in a child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "pmo_rules", "audit", "--policies", str(policies),
+                             "--data", str(data), "--as-of", AS_OF.isoformat(), "--format", "json",
+                             "--output", os.devnull, "--quiet", "--workers", str(workers)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) not in (0, 1, 3):
+        raise SystemExit(f"audit failed with status {status}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--data-dir", default=str(HERE / "data"))
+    ap.add_argument("--sample", type=int, default=300, help="subjects per rule timed on the reference")
+    ap.add_argument("--full-reference", action="store_true")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    session = api.Session.create()
+    sets = {
+        "library": [bundled("policies")],
+        "cross-entity": [HERE / "cross_entity.pmo"],
+    }
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; workers for whole audits: {args.workers}")
+    for n in [int(s) for s in args.sizes.split(",")]:
+        data_dir = Path(args.data_dir) / f"p{n}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        generate(n, data_dir)
+        t0 = time.perf_counter()
+        loaded = api.load_data([data_dir], session)
+        load_s = time.perf_counter() - t0
+        recs = loaded.records
+        print(f"\n== {n:,} projects ({recs.get('people', 0):,} people, {recs.get('programs', 0):,} programs);"
+              f" load {load_s:.2f} s, {len(loaded.rejected)} rejected records")
+        for name, paths in sets.items():
+            program, _ = api.load_program(paths, session)
+            for workers in (1, args.workers) if args.workers > 1 else (1,):
+                t0 = time.perf_counter()
+                IndexedEvaluator(workers).evaluate(program, loaded.snapshot, AS_OF)
+                fast_s = time.perf_counter() - t0
+                ref_s, evaluations = reference_time(program, loaded.snapshot,
+                                                    None if args.full_reference else args.sample)
+                how = "measured" if args.full_reference else f"sampled {args.sample}/rule, extrapolated"
+                print(f"  {name:<12} {len(program.rules):>2} rules, workers={workers}: evaluate {fast_s:7.2f} s, "
+                      f"{evaluations / fast_s:12,.0f} rule evaluations/s; reference {ref_s:9.1f} s ({how}); "
+                      f"speed-up {ref_s / fast_s:7.1f}x")
+        wall, rss = whole_audit(bundled("policies"), data_dir, args.workers)
+        print(f"  whole `pmo-rules audit --format json` (library): {wall:.2f} s wall, peak RSS {rss:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
