@@ -19,27 +19,44 @@ from .evaluate.engine import IndexedEvaluator
 from .findings import DataSummary, Evidence, Finding, Report, RuleSummary
 from .load import LoadResult, load_paths
 from .pluginmanager import make_plugin_manager
-from .program import Program, enforcement_of, severity_of
+from .program import SEVERITIES, Program, enforcement_of, severity_of
 from .registry import Registry, build_registry
 from .resources import bundled, sample_data
+from .schema.extension import Extension, ExtensionError, load_extensions
 from .source import SourceFile
+from .types import ListType
 
 BLOCKING = {"soft", "hard"}
 
 
 @dataclass
 class Session:
-    """One run's plugin manager and registry (no global state)."""
+    """One run's plugin manager, registry and data-schema extension (no global state)."""
 
     registry: Registry
     problems: list[PluginError] = field(default_factory=list)
+    extension: Extension | None = None
 
     @classmethod
-    def create(cls, *, entry_points: str = "all", extra: tuple = ()) -> Session:
+    def create(cls, *, entry_points: str = "all", extra: tuple = (),
+               schema_extension: Path | str | None = None) -> Session:
+        """A fresh session. `extra` is `((name, plugin), ...)` registered after the entry
+        points; `schema_extension` is an organisation's JSON Schema file (UsageError if
+        it is invalid). Plugins' own schema extensions are merged first."""
         problems: list[PluginError] = []
         pm = make_plugin_manager(entry_points_=entry_points, extra=extra, problems=problems)  # type: ignore[arg-type]
         registry = build_registry(pm)
-        return cls(registry, problems + registry.problems)
+        try:
+            extension, ext_problems = load_extensions(
+                Path(schema_extension) if schema_extension is not None else None, registry.schema_extensions)
+        except ExtensionError as exc:
+            raise UsageError(f"schema extension {exc}") from None
+        named = [PluginError(plugin, message) for plugin, message in ext_problems]
+        return cls(registry, problems + registry.problems + named, extension)
+
+    def collections(self) -> dict[str, ListType] | None:
+        """The checker's typed collections with the extension applied (None: the built-in ones)."""
+        return self.extension.collections if self.extension is not None else None
 
 
 def policy_files(paths: list[Path], *, include_tests: bool = False) -> list[Path]:
@@ -68,21 +85,29 @@ def load_program(
     *,
     overrides: dict[str, str] | None = None,
     include_tests: bool = False,
+    defaults: dict[str, str] | None = None,
 ) -> tuple[Program, DiagnosticList]:
-    """Parse and check policy files; raises PolicyError when any error was found."""
+    """Parse and check policy files; raises PolicyError when any error was found.
+
+    `overrides` (`--param`) must name declared params; `defaults` (a config file's
+    `[params]`) are applied under them, and those whose package no loaded file declares
+    are left out, so one config serves runs over part of the library."""
     from .parse import parse_file
 
     diags = DiagnosticList()
     modules = []
     for f in policy_files(paths, include_tests=include_tests):
         name = _display_path(f)
-        module, source, file_diags = parse_file(f, name)
+        module, source, file_diags = parse_file(f, name, partial=True)
         diags.sources[name] = source
         diags.extend(file_diags)
         if module is not None:
             modules.append(module)
+    if defaults:
+        packages = {m.package for m in modules}
+        overrides = {**{k: v for k, v in defaults.items() if k.rpartition(".")[0] in packages}, **(overrides or {})}
     program, check_diags, usage = check_modules(modules, session.registry.functions, overrides=overrides,
-                                                sources=diags.sources)
+                                                sources=diags.sources, collections=session.collections())
     diags.extend(check_diags)
     if usage:
         raise UsageError("\n".join(usage))
@@ -97,11 +122,12 @@ def check_text(text: str, session: Session, name: str = "<policy>") -> tuple[Pro
 
     diags = DiagnosticList()
     diags.sources[name] = SourceFile(name, text)
-    module, parse_diags = parse_text(text, name)
+    module, parse_diags = parse_text(text, name, partial=True)
     diags.extend(parse_diags)
     if module is None:
         return None, diags
-    program, check_diags, usage = check_modules([module], session.registry.functions, sources=diags.sources)
+    program, check_diags, usage = check_modules([module], session.registry.functions, sources=diags.sources,
+                                                collections=session.collections())
     diags.extend(check_diags)
     for u in usage:
         diags.add(Diagnostic("usage", u))
@@ -120,7 +146,7 @@ def _display_path(p: Path) -> str:
 
 
 def load_data(paths: list[Path], session: Session) -> LoadResult:
-    return load_paths(paths or [sample_data()], session.registry)
+    return load_paths(paths or [sample_data()], session.registry, extension=session.extension)
 
 
 def audit(
@@ -131,14 +157,15 @@ def audit(
     include_passes: bool = False,
     evaluator: object | None = None,
     problems: list[str] | None = None,
+    fail_on: str | None = None,
 ) -> Report:
     ev = evaluator or IndexedEvaluator()
     evaluation = ev.evaluate(program, data.snapshot, as_of, include_passes=include_passes)  # type: ignore[attr-defined]
-    return build_report(program, evaluation, data, as_of, problems or [])
+    return build_report(program, evaluation, data, as_of, problems or [], fail_on=fail_on)
 
 
 def build_report(program: Program, evaluation: Evaluation, data: LoadResult, as_of: dt.date,
-                 problems: list[str]) -> Report:
+                 problems: list[str], *, fail_on: str | None = None) -> Report:
     rules = program.rule_by_id
     waivers = {w["id"]: w for w in evaluation.waivers}
     findings = []
@@ -163,7 +190,7 @@ def build_report(program: Program, evaluation: Evaluation, data: LoadResult, as_
         summary[rule.id] = RuleSummary(
             title=rule.meta_value("title"), severity=severity_of(rule), enforcement=enforcement_of(rule),
             tags=list(rule.meta_value("tags", ())), location=str(rule.span), counts=c)
-    blocking = any(f.outcome == "fail" and f.enforcement in BLOCKING for f in findings)
+    blocking = any(is_blocking(f, fail_on) for f in findings)
     return Report(
         tool_version=__version__, as_of=as_of.isoformat(), blocking=blocking, summary=summary, totals=totals,
         findings=findings, waivers=evaluation.waivers, params=program.effective_params(),
@@ -171,13 +198,38 @@ def build_report(program: Program, evaluation: Evaluation, data: LoadResult, as_
     )
 
 
-def exit_code(report: Report) -> int:
-    """SPEC 5: 3 evaluation errors, 1 an unwaived blocking failure, else 0."""
+def check_fail_on(fail_on: str | None) -> str | None:
+    """Validate a `--fail-on` severity (UsageError naming the valid ones)."""
+    if fail_on is None or fail_on in SEVERITIES:
+        return fail_on
+    from .diagnostics import did_you_mean
+
+    hint = did_you_mean(fail_on, SEVERITIES)
+    raise UsageError(f"unknown severity `{fail_on}` for fail_on" + (f"; {hint}" if hint else "") +
+                     f" (severities, lowest first: {', '.join(SEVERITIES)})")
+
+
+def is_blocking(finding: Finding, fail_on: str | None = None) -> bool:
+    """Does this finding block the run? An unwaived failure of a `soft` or `hard` rule does;
+    with `fail_on`, a `soft` one only at or above that severity. `advisory` never blocks,
+    `hard` always does (it cannot be waived, and no threshold lowers it)."""
+    if finding.outcome != "fail" or finding.enforcement not in BLOCKING:
+        return False
+    if fail_on is None or finding.enforcement == "hard":
+        return True
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    return rank.get(finding.severity, len(SEVERITIES)) >= rank[check_fail_on(fail_on)]
+
+
+def exit_code(report: Report, fail_on: str | None = None) -> int:
+    """SPEC 5: 3 evaluation errors, 1 an unwaived blocking failure, else 0.
+
+    `fail_on` (a severity) blocks only on `soft` failures at or above it (see `is_blocking`);
+    without it the report's own `blocking` decides."""
     if any(f.outcome == "error" for f in report.findings):
         return 3
-    if report.blocking:
-        return 1
-    return 0
+    blocking = report.blocking if fail_on is None else any(is_blocking(f, fail_on) for f in report.findings)
+    return 1 if blocking else 0
 
 
 def audit_text(
@@ -209,7 +261,8 @@ def audit_text(
     for coll, records in data.items():
         target = getattr(snap, coll)
         for i, raw in enumerate(records, start=1):
-            rec = validate_record(COLLECTION_MODELS[coll], raw, f"<{coll}>", i, rejected)
+            rec = validate_record(COLLECTION_MODELS[coll], raw, f"<{coll}>", i, rejected,
+                                  extension=session.extension)
             if rec is not None:
                 target.append(rec)
     loaded = LoadResult(snap, [], rejected, {c: len(getattr(snap, c)) for c in COLLECTION_MODELS})

@@ -60,8 +60,8 @@ def distance(op: str, left_expr: ast.Expr, left_value: Any, right_expr: ast.Expr
                 return metric
             target, tvalue, op, bound = _invert(op, target, tvalue, bound, env)
     except (ArithmeticError, OverflowError, TypeError, ValueError):
-        return f"passes when `{target.text}` {op} {_show(bound, op)}; now {_show(tvalue)}"
-    return f"passes when `{target.text}` {op} {_show(bound, op)}; now {_show(tvalue)}"
+        return f"passes when `{target.text}` {op} {_show(bound, op)}; now {_now(tvalue, op, bound)}"
+    return f"passes when `{target.text}` {op} {_show(bound, op)}; now {_now(tvalue, op, bound)}"
 
 
 # ------------------------------------------------------------------ helpers --
@@ -267,6 +267,16 @@ def _grouped(value: Decimal) -> str:
     sign = "-" if text.startswith("-") else ""
     whole, dot, frac = text.lstrip("-").partition(".")
     return f"{sign}{int(whole):,}{dot}{frac}"
+
+
+def _now(value: Any, op: str, bound: Any) -> str:
+    """The current value, shortened only where the short form cannot look compliant."""
+    short = _show(value)
+    if isinstance(value, Decimal) and short.replace(",", "") != format_number(value):
+        shown = Decimal(short.replace(",", ""))
+        if not isinstance(bound, Decimal) or _holds(op, shown, bound) or shown == bound:
+            return _grouped(value)
+    return short
 
 
 def _show(value: Any, op: str | None = None) -> str:

@@ -2,24 +2,31 @@
 
 A record that fails validation is quarantined: reported with file, record number, id and
 field path, and kept out of the run; the rest of the run proceeds (`--strict` turns any
-rejection into a failed run, in the CLI).
+rejection into a failed run, in the CLI). With a schema extension (`schema/extension.py`)
+a record must also satisfy the organisation's JSON Schema; its declared fields are first
+converted the way pydantic converts built-in ones.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from .errors import DataError, PluginError
 from .findings import Rejected
 from .registry import BadRecord, Registry
+from .schema import runtime
 from .schema.models import COLLECTION_MODELS
-from .snapshot import Snapshot, normalise
+from .snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from .schema.extension import Extension
 
 COLLECTIONS = tuple(COLLECTION_MODELS)
+_COLLECTION_OF = {model: name for name, model in COLLECTION_MODELS.items()}
 
 
 @dataclass
@@ -46,18 +53,19 @@ def data_files(path: Path, registry: Registry) -> list[Path]:
     return out
 
 
-def load_paths(paths: list[Path], registry: Registry) -> LoadResult:
+def load_paths(paths: list[Path], registry: Registry, *, extension: Extension | None = None) -> LoadResult:
     result = LoadResult(Snapshot())
     seen_ids: dict[str, dict[str, str]] = {c: {} for c in COLLECTIONS}
     for path in paths:
         for file in data_files(path, registry):
-            _load_file(file, registry, result, seen_ids)
+            _load_file(file, registry, result, seen_ids, extension)
     for c in COLLECTIONS:
         result.records[c] = len(getattr(result.snapshot, c))
     return result
 
 
-def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dict) -> None:
+def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dict,
+               extension: Extension | None = None) -> None:
     spec = registry.source_for(file)
     if spec is None:
         raise DataError(f"{file}: no data source reads `{file.suffix}` files")
@@ -81,7 +89,7 @@ def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dic
         model = COLLECTION_MODELS[coll]
         target = getattr(result.snapshot, coll)
         for i, raw in enumerate(records, start=1):
-            rec = validate_record(model, raw, name, i, result.rejected)
+            rec = validate_record(model, raw, name, i, result.rejected, extension=extension)
             if rec is None:
                 continue
             rid = rec["id"]
@@ -93,7 +101,8 @@ def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dic
             target.append(rec)
 
 
-def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[Rejected]) -> dict | None:
+def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[Rejected], *,
+                    extension: Extension | None = None) -> dict | None:
     if isinstance(raw, BadRecord):
         rejected.append(Rejected(file=file, record=index, field="", message=raw.message))
         return None
@@ -101,8 +110,13 @@ def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[
         rejected.append(Rejected(file=file, record=index, field="", message=f"a record must be an object, not {type(raw).__name__}"))
         return None
     rid = raw.get("id") if isinstance(raw.get("id"), str) else None
+    collection = _COLLECTION_OF.get(model)
+    if extension is not None and collection is not None and extension.extends(collection):
+        raw = extension.coerce(collection, raw)
+    else:
+        extension = None
     try:
-        obj = model.model_validate(raw)
+        record = runtime.validate(model, raw)
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             loc = ".".join(str(p) for p in err["loc"]) or "(record)"
@@ -111,7 +125,15 @@ def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[
     except (ValueError, TypeError, RecursionError) as exc:
         rejected.append(Rejected(file=file, record=index, id=rid, field="", message=str(exc)[:200]))
         return None
-    return normalise(obj.model_dump())
+    if extension is not None:
+        # The validated record (built-in fields as the models read them: a CSV "12" is the
+        # number 12), restricted to the keys `raw` gave: a field left out is not a null one.
+        violations = extension.validate(collection, record, given=raw)
+        for v in violations:
+            rejected.append(Rejected(file=file, record=index, id=rid, field=v.field, message=v.message))
+        if violations:
+            return None
+    return record
 
 
 def _message(err: dict) -> str:

@@ -51,6 +51,12 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class SourceSpec:
+    """A data source: reads files with one of `extensions` (lower case, with the dot).
+
+    ``load(path)`` returns raw records per collection (``{"projects": [...]}``), shaped like
+    the JSON data; a record it cannot read may be a `BadRecord` (reported, not fatal).
+    """
+
     name: str
     extensions: tuple[str, ...]
     load: Callable[[Path], dict[str, list[dict]]]
@@ -60,6 +66,8 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class FormatSpec:
+    """A report format: ``render(report, options) -> str``; `extension` names output files."""
+
     name: str
     render: Callable[..., str]
     extension: str
@@ -69,6 +77,9 @@ class FormatSpec:
 
 @dataclass(frozen=True)
 class SchemaExtension:
+    """A data-schema extension: `schema` has the shape of a `--schema-extension` file
+    (``{"projects": {"properties": {...}}, "people": ..., "programs": ...}``)."""
+
     name: str
     schema: dict[str, Any]
     plugin: str = ""
@@ -91,22 +102,59 @@ class Registry:
         return None
 
 
-def _registrar(table: dict, kind: str, plugin: str, cls: type) -> Callable[[Any], None]:
+def _registrar(table: dict, kind: str, plugin: str, cls: type, problems: list[PluginError]
+               ) -> Callable[[Any], None]:
+    """The `register` callback one plugin gets: a refused registration is recorded as a
+    problem naming the plugin, and the plugin's other registrations go on."""
+
     def register(item: Any) -> None:
-        if not isinstance(item, cls):
-            raise PluginError(plugin, f"registered a {type(item).__name__}, expected a {cls.__name__}")
-        if not item.name or not isinstance(item.name, str):
-            raise PluginError(plugin, f"registered a {kind} without a name")
-        existing = table.get(item.name)
-        if existing is not None:
-            raise PluginError(
-                plugin,
-                f"{kind} `{item.name}` is already provided by plugin `{existing.plugin}`;"
-                " two plugins cannot define the same name (disable one with PMO_RULES_DISABLE_PLUGINS)",
-            )
-        table[item.name] = _with_plugin(item, plugin)
+        try:
+            _admit(table, kind, plugin, cls, item)
+        except PluginError as exc:
+            problems.append(exc)
 
     return register
+
+
+def _admit(table: dict, kind: str, plugin: str, cls: type, item: Any) -> None:
+    if not isinstance(item, cls):
+        raise PluginError(plugin, f"registered a {type(item).__name__}, expected a {cls.__name__}")
+    if not item.name or not isinstance(item.name, str):
+        raise PluginError(plugin, f"registered a {kind} without a name")
+    existing = table.get(item.name)
+    if existing is not None:
+        raise PluginError(
+            plugin,
+            f"{kind} `{item.name}` is already provided by plugin `{existing.plugin}`;"
+            " two plugins cannot define the same name (disable one with PMO_RULES_DISABLE_PLUGINS)",
+        )
+    _check_item(item, kind, plugin, table)
+    table[item.name] = _with_plugin(item, plugin)
+
+
+def _check_item(item: Any, kind: str, plugin: str, table: dict) -> None:
+    """What the core relies on later, checked now so the error names the plugin."""
+    what = f"{kind} `{item.name}`"
+    call = {"function": "func", "source": "load", "format": "render"}[kind]
+    if not callable(getattr(item, call)):
+        raise PluginError(plugin, f"{what}: `{call}` must be callable")
+    if isinstance(item, FunctionSpec):
+        if not isinstance(item.params, tuple) or not all(isinstance(p, str) and p for p in item.params):
+            raise PluginError(plugin, f"{what}: `params` must be a tuple of type names, e.g. (\"project\",)")
+        if not isinstance(item.returns, str) or not item.returns:
+            raise PluginError(plugin, f"{what}: `returns` must be a type name, e.g. \"number\"")
+        if item.kind not in ("function", "metric"):
+            raise PluginError(plugin, f"{what}: `kind` is {item.kind!r}; use \"function\" or \"metric\"")
+    if isinstance(item, SourceSpec):
+        exts = item.extensions
+        if not isinstance(exts, tuple) or not exts or not all(isinstance(e, str) and e.startswith(".") for e in exts):
+            raise PluginError(plugin, f"{what}: `extensions` must be a tuple like (\".json\",)")
+        for other in table.values():
+            shared = sorted({e.lower() for e in exts} & {e.lower() for e in other.extensions})
+            if shared:
+                raise PluginError(plugin, f"{what} reads {', '.join(shared)} files, which source `{other.name}` "
+                                          f"of plugin `{other.plugin}` already reads; disable one with "
+                                          "PMO_RULES_DISABLE_PLUGINS")
 
 
 def _with_plugin(item: Any, plugin: str) -> Any:
@@ -118,40 +166,56 @@ def _with_plugin(item: Any, plugin: str) -> Any:
 def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Call every hook of every plugin, each inside its own guard."""
     reg = Registry()
+    dists: dict[str, str | None] = getattr(pm, "dists", {})
     for name, plugin in pm.list_name_plugin():
-        dist = None
+        if plugin is None:
+            continue  # blocked (PMO_RULES_DISABLE_PLUGINS)
+        dist = dists.get(name)
         for p, d in pm.list_plugin_distinfo():
             if p is plugin:
                 dist = getattr(d, "project_name", None) or getattr(d, "name", None)
         reg.plugins.append((name, dist))
-    calls = [
-        ("pmo_rules_functions", reg.functions, "function", FunctionSpec),
-        ("pmo_rules_metrics", reg.functions, "function", FunctionSpec),
-        ("pmo_rules_sources", reg.sources, "source", SourceSpec),
-        ("pmo_rules_formats", reg.formats, "format", FormatSpec),
+    # NOTE: plugins are called in registration order (built-ins, then third-party plugins
+    # by entry-point name, then `extra`), not in pluggy's LIFO order, and functions and
+    # metrics share one name table: on a clash the plugin that came first keeps the name
+    # and the newcomer is the one reported.
+    order = {name: i for i, (name, _) in enumerate(pm.list_name_plugin())}
+    groups = [
+        (("pmo_rules_functions", "pmo_rules_metrics"), reg.functions, "function", FunctionSpec),
+        (("pmo_rules_sources",), reg.sources, "source", SourceSpec),
+        (("pmo_rules_formats",), reg.formats, "format", FormatSpec),
+        (("pmo_rules_schema",), {}, "schema extension", SchemaExtension),
     ]
-    for hook_name, table, kind, cls in calls:
-        hook = getattr(pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
-            register = _registrar(table, kind, impl.plugin_name, cls)
+    for hook_names, table, kind, cls in groups:
+        impls = sorted(((order.get(impl.plugin_name, len(order)), i, impl, hook_name)
+                        for i, hook_name in enumerate(hook_names)
+                        for impl in getattr(pm.hook, hook_name).get_hookimpls()),
+                       key=lambda t: (t[0], t[1]))
+        for _, _, impl, hook_name in impls:
+            if cls is SchemaExtension:
+                register = _schema_registrar(impl.plugin_name, reg)
+            else:
+                register = _registrar(table, kind, impl.plugin_name, cls, reg.problems)
             try:
                 impl.function(register=register)
             except PluginError as exc:
                 reg.problems.append(exc)
             except Exception as exc:  # noqa: BLE001 - a plugin's failure must not stop the run
                 reg.problems.append(PluginError(impl.plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}"))
-    for impl in reversed(pm.hook.pmo_rules_schema.get_hookimpls()):
-        def register_ext(ext: SchemaExtension, _p: str = impl.plugin_name) -> None:
-            if not isinstance(ext, SchemaExtension):
-                raise PluginError(_p, f"registered a {type(ext).__name__}, expected a SchemaExtension")
-            reg.schema_extensions.append(_with_plugin(ext, _p))
-        try:
-            impl.function(register=register_ext)
-        except PluginError as exc:
-            reg.problems.append(exc)
-        except Exception as exc:  # noqa: BLE001
-            reg.problems.append(PluginError(impl.plugin_name, f"pmo_rules_schema raised {type(exc).__name__}: {exc}"))
     return reg
+
+
+def _schema_registrar(plugin: str, reg: Registry) -> Callable[[Any], None]:
+    def register(ext: Any) -> None:
+        if not isinstance(ext, SchemaExtension):
+            reg.problems.append(PluginError(plugin, f"registered a {type(ext).__name__}, expected a SchemaExtension"))
+        elif not ext.name or not isinstance(ext.name, str):
+            reg.problems.append(PluginError(plugin, "registered a schema extension without a name"))
+        else:
+            # The documents are checked and merged by the session (`schema.extension`).
+            reg.schema_extensions.append(_with_plugin(ext, plugin))
+
+    return register
 
 
 @dataclass(frozen=True)

@@ -364,7 +364,8 @@ def test_csv_one_row_per_finding(report):
     by_key = {(r[0], r[1]): dict(zip(rows[0], r)) for r in rows[1:]}
     cpi = by_key[("governance.cpi-floor", "PRJ-1")]
     assert cpi["outcome"] == "fail" and cpi["severity"] == "critical"
-    assert cpi["evidence"] == ("project.budget.earned_value=40; project.budget.actual_cost=50; cpi=0.8")
+    assert cpi["evidence"] == ("project.budget.earned_value=40; project.budget.actual_cost=50; cpi=0.8; "
+                               "to pass=passes when `cpi` >= 0.9; now 0.8")
     assert cpi["location"].startswith("<policy>:")
     assert by_key[("governance.sponsor-assigned", "PRJ-3")]["waiver"] == "W-2026-014"
     assert by_key[("governance.cpi-floor", "PRJ-2")]["outcome"] == "error"

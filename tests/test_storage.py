@@ -136,7 +136,8 @@ def test_record_and_read_back(tmp_path, report1):
     assert p1["message"] == f"P1: {EXACT} over 100.1"
     assert p1["location"] == "<policy>:9:13"
     # Exact decimals in the evidence JSON: the digits, not a float's approximation.
-    assert p1["evidence"] == f'[{{"expr":"total","value":{EXACT}}},{{"expr":"cap","value":100.1}}]'
+    assert p1["evidence"] == (f'[{{"expr":"total","value":{EXACT}}},{{"expr":"cap","value":100.1}},'
+                              f'{{"expr":"to pass","value":"passes when `total` <= 100.1; now {EXACT}"}}]')
     assert json.loads(p1["evidence"], parse_float=Decimal)[0]["value"] == Decimal(EXACT)
     assert found["P2"]["waiver_id"] == "W-1" and p1["waiver_id"] is None
 

@@ -13,7 +13,18 @@ import click
 
 from .. import api
 from ..errors import UsageError
-from .common import parse_as_of, parse_params, paths, policies_option
+from .common import (
+    config_for,
+    config_option,
+    data_paths,
+    effective_as_of,
+    effective_schema_extension,
+    fail_on_option,
+    param_options,
+    policies_option,
+    policy_paths,
+    schema_extension_option,
+)
 
 
 @click.command("audit")
@@ -29,21 +40,31 @@ from .common import parse_as_of, parse_params, paths, policies_option
 @click.option("--include-passes", is_flag=True, help="List passing checks as findings too.")
 @click.option("--workers", type=int, default=None, metavar="N", help="Worker processes (default: all cores).")
 @click.option("--quiet", is_flag=True, help="No progress or summary lines on standard error.")
-def command(policies, data, as_of, formats, output, params, db, strict, include_passes, workers, quiet) -> None:
-    """Evaluate every policy against the portfolio and report the findings."""
-    session = api.Session.create()
-    as_of_date = parse_as_of(as_of)
-    program, _ = api.load_program(paths(policies) or [api.default_policies()], session,
-                                  overrides=parse_params(params))
-    loaded = api.load_data(paths(data), session)
+@fail_on_option
+@schema_extension_option
+@config_option
+def command(policies, data, as_of, formats, output, params, db, strict, include_passes, workers, quiet,
+            fail_on, schema_extension, config_path) -> None:
+    """Evaluate every policy against the portfolio and report the findings.
+
+    Options not given are read from the config file (pmo-rules.toml, or [tool.pmo-rules]
+    in pyproject.toml, or --config FILE); options given on the command line win."""
+    config = config_for(config_path)
+    session = api.Session.create(schema_extension=effective_schema_extension(schema_extension, config))
+    as_of_date = effective_as_of(as_of, config)
+    fail_on = fail_on or config.fail_on
+    program, _ = api.load_program(policy_paths(policies, config) or [api.default_policies()], session,
+                                  **param_options(params, config))
+    loaded = api.load_data(data_paths(data, config), session)
     problems = [str(p) for p in session.problems]
     if strict and loaded.rejected:
         first = loaded.rejected[0]
         raise UsageError(f"--strict: {len(loaded.rejected)} invalid data record(s); first: {first.file}, record "
                          f"{first.record}" + (f" (id {first.id})" if first.id else "") +
                          f", field `{first.field}`: {first.message}")
-    report = api.audit(program, loaded, as_of_date, include_passes=include_passes, problems=problems)
-    fmts = list(formats) or ["text"]
+    report = api.audit(program, loaded, as_of_date, include_passes=include_passes, problems=problems,
+                       fail_on=fail_on)
+    fmts = list(formats) or list(config.formats) or ["text"]
     registry = session.registry
     for f in fmts:
         if f not in registry.formats:
@@ -61,4 +82,4 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
                 click.echo(f"wrote {target}", err=True)
         else:
             sys.stdout.write(text)
-    sys.exit(api.exit_code(report))
+    sys.exit(api.exit_code(report, fail_on=fail_on))

@@ -5,17 +5,30 @@ from __future__ import annotations
 import click
 
 from .. import api
-from .common import parse_params, paths
+from .common import (
+    config_for,
+    config_option,
+    effective_schema_extension,
+    param_options,
+    schema_extension_option,
+)
+from .common import policy_paths as configured_policies
 
 
 @click.command("check")
 @click.argument("policy_paths", nargs=-1, type=click.Path())
 @click.option("--param", "params", multiple=True, metavar="PKG.NAME=VALUE", help="Override a param.")
-def command(policy_paths: tuple[str, ...], params: tuple[str, ...]) -> None:
-    """Check policy files (default: the bundled library) without running them."""
-    session = api.Session.create()
-    targets = paths(policy_paths) or [api.default_policies()]
-    program, diags = api.load_program(targets, session, overrides=parse_params(params), include_tests=True)
+@schema_extension_option
+@config_option
+def command(policy_paths: tuple[str, ...], params: tuple[str, ...], schema_extension: str | None,
+            config_path: str | None) -> None:
+    """Check policy files (default: the config's `policies`, else the bundled library)
+    without running them."""
+    config = config_for(config_path)
+    session = api.Session.create(schema_extension=effective_schema_extension(schema_extension, config))
+    targets = configured_policies(policy_paths, config) or [api.default_policies()]
+    program, diags = api.load_program(targets, session, **param_options(params, config),
+                                      include_tests=True)
     for p in session.problems:
         click.echo(f"warning: {p}", err=True)
     if diags:

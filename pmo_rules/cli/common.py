@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..config import Config, load_config
 from ..errors import UsageError
+from ..program import SEVERITIES
 
 
 def parse_as_of(value: str | None) -> dt.date:
@@ -35,3 +37,45 @@ def paths(values: tuple[str, ...]) -> list[Path]:
 
 policies_option = click.option("--policies", "policies", multiple=True, metavar="PATH",
                                help="Policy file or folder (repeatable). Default: the bundled library.")
+
+
+config_option = click.option("--config", "config_path", metavar="FILE",
+                             help="Config file (default: ./pmo-rules.toml, else [tool.pmo-rules] in ./pyproject.toml).")
+schema_extension_option = click.option(
+    "--schema-extension", "schema_extension", metavar="FILE",
+    help="JSON Schema file declaring the organisation's own data fields (see docs/plugins.md).")
+fail_on_option = click.option(
+    "--fail-on", "fail_on", type=click.Choice(SEVERITIES), metavar="SEVERITY",
+    help="Only failures of this severity or higher block (exit 1): info, low, medium, high, critical. "
+         "`hard` rules always block.")
+
+
+def config_for(config_path: str | None) -> Config:
+    """The config in effect: `--config FILE`, else the one found in the current directory."""
+    return load_config(Path(config_path) if config_path else None)
+
+
+def policy_paths(cli: tuple[str, ...], config: Config) -> list[Path]:
+    """`--policies` if given, else the config's; empty means the bundled library."""
+    return paths(cli) or list(config.policies)
+
+
+def data_paths(cli: tuple[str, ...], config: Config) -> list[Path]:
+    """`--data` if given, else the config's; empty means the bundled sample."""
+    return paths(cli) or list(config.data)
+
+
+def param_options(cli: tuple[str, ...], config: Config) -> dict[str, dict[str, str]]:
+    """`load_program` keyword arguments: `--param` values as overrides (each must name a
+    declared param), the config's `[params]` as defaults (ignored for packages not loaded)."""
+    return {"overrides": parse_params(cli), "defaults": dict(config.params)}
+
+
+def effective_as_of(cli: str | None, config: Config) -> dt.date:
+    if cli is None and config.as_of is not None:
+        return config.as_of
+    return parse_as_of(cli)
+
+
+def effective_schema_extension(cli: str | None, config: Config) -> Path | None:
+    return Path(cli) if cli else config.schema_extension

@@ -120,9 +120,12 @@ def adapter(model: type[BaseModel]) -> TypeAdapter:
 
 
 def _finish(rec: dict, shape: _Shape) -> None:
-    for name, default in shape.defaults.items():
-        if name not in rec:
-            rec[name] = default() if callable(default) else default
+    if len(rec) < len(shape.known) or not shape.known.issubset(rec):
+        # Absent fields read as null (or their default), exactly as a model dump had them.
+        for name in shape.known:
+            if name not in rec:
+                default = shape.defaults.get(name)
+                rec[name] = default() if callable(default) else default
     for name in shape.to_decimal:
         v = rec.get(name)
         if v.__class__ is int:

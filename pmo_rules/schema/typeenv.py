@@ -2,7 +2,9 @@
 
 Walks the models' annotations (not their JSON Schema) so that `Decimal`, `date` and
 `Literal` map to the language's number, date and text without guesswork. Flattened views
-get a `project` field pointing at the project record type.
+get a `project` field pointing at the project record type. An organisation's schema
+extension adds typed fields on top of these (`schema/extension.py`, which builds its
+collections with `record_type` and `view_item_type_of`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,18 @@ def view_item_type(view: str) -> RecordType:
     fields = dict(inner.fields)
     fields["project"] = record_type(Project)
     return RecordType(inner.name, fields, False)
+
+
+def view_item_type_of(project: RecordType, view: str) -> RecordType:
+    """A view's item type derived from a (possibly extended) project record type."""
+    children = project.fields.get(VIEWS[view])
+    if isinstance(children, ListType) and isinstance(children.elem, RecordType):
+        inner = children.elem
+    else:
+        inner = RecordType(view, {}, True)
+    fields = dict(inner.fields)
+    fields["project"] = project
+    return RecordType(inner.name, fields, inner.open)
 
 
 def collections() -> dict[str, ListType]:
