@@ -7,10 +7,11 @@ parses options, calls these and renders. Tests use them directly.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from . import __version__, rollups
 from .check import check_modules
 from .diagnostics import Diagnostic, DiagnosticList
 from .errors import PluginError, PolicyError, UsageError
@@ -189,12 +190,17 @@ def build_report(program: Program, evaluation: Evaluation, data: LoadResult, as_
             totals[o] += c[o]
         summary[rule.id] = RuleSummary(
             title=rule.meta_value("title"), severity=severity_of(rule), enforcement=enforcement_of(rule),
-            tags=list(rule.meta_value("tags", ())), location=str(rule.span), counts=c)
+            tags=list(rule.meta_value("tags", ())), location=str(rule.span), counts=c,
+            description=rule.meta_value("description"), remediation=rule.remediation, ref=rule.meta_value("ref"))
     blocking = any(is_blocking(f, fail_on) for f in findings)
+    fails: Counter = Counter(f.subject for f in findings if f.outcome == "fail")
+    projects = data.snapshot.projects
     return Report(
         tool_version=__version__, as_of=as_of.isoformat(), blocking=blocking, summary=summary, totals=totals,
         findings=findings, waivers=evaluation.waivers, params=program.effective_params(),
         data=DataSummary(sources=data.files, records=data.records, rejected=data.rejected), problems=problems,
+        rollups=rollups.compute(projects, evaluation.passes, fails),
+        subjects=rollups.subjects(projects, {f.subject for f in findings}),
     )
 
 

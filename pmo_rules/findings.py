@@ -43,6 +43,9 @@ class RuleSummary(BaseModel):
     tags: list[str] = Field(default_factory=list)
     location: str
     counts: dict[str, int]
+    description: str | None = None
+    remediation: str | None = None
+    ref: str | None = None
 
 
 class Rejected(BaseModel):
@@ -72,6 +75,10 @@ class Report(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     data: DataSummary = Field(default_factory=DataSummary)
     problems: list[str] = Field(default_factory=list)
+    # Compliance per program and portfolio ("program" and "portfolio" lists, see rollups.py).
+    rollups: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    # Name, program and portfolio of every project that has a finding (for drill-down).
+    subjects: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 def decimal_free(value: Any) -> Any:

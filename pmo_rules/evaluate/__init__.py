@@ -32,6 +32,7 @@ class Evaluation:
     results: list[Result] = field(default_factory=list)  # every fail/error/waived (and passes if asked)
     counts: dict[str, Counter] = field(default_factory=dict)  # rule id -> outcome -> n
     waivers: list[dict[str, Any]] = field(default_factory=list)
+    passes: Counter = field(default_factory=Counter)  # subject id -> passing checks (for roll-ups)
 
 
 @dataclass

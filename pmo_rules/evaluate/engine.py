@@ -44,7 +44,9 @@ class IndexedEvaluator:
                 out = _evaluate_parallel(program, snapshot, as_of, include_passes, self.workers)
             else:
                 out = Evaluation()
-                for rule_id, counts, results in _evaluate_share(program, snapshot, as_of, include_passes, 0, 1):
+                parts, passes = _evaluate_share(program, snapshot, as_of, include_passes, 0, 1)
+                out.passes = passes
+                for rule_id, counts, results in parts:
                     out.counts[rule_id] = counts
                     out.results.extend(results)
             run = RunContext(snapshot, as_of)
@@ -54,8 +56,9 @@ class IndexedEvaluator:
 
 
 def _evaluate_share(program: Program, snapshot: Snapshot, as_of: dt.date, include_passes: bool,
-                    share: int, shares: int) -> list[tuple[str, Counter, list[Result]]]:
+                    share: int, shares: int) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
     """Evaluate every rule on the subjects at positions `share`, `share + shares`, ..."""
+    passes: Counter = Counter()
     indexes = JoinIndexes(snapshot)
     run = RunContext(snapshot, as_of)
     compilers: dict[str, Compiler] = {}
@@ -83,10 +86,12 @@ def _evaluate_share(program: Program, snapshot: Snapshot, as_of: dt.date, includ
             env = _Env(program, params, run)
             res = evaluate_subject(subject, env)
             counts[res.outcome] += 1
+            if res.outcome == "pass":
+                passes[res.subject] += 1
             if res.outcome != "not_applicable" and (res.outcome != "pass" or include_passes):
                 results.append(res)
         out.append((rule.id, counts, results))
-    return out
+    return out, passes
 
 
 def _fork_available() -> bool:
@@ -98,7 +103,7 @@ def _fork_available() -> bool:
 _SHARED: dict[str, Any] = {}
 
 
-def _worker(share: int) -> list[tuple[str, Counter, list[Result]]]:
+def _worker(share: int) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
     s = _SHARED
     with decimal.localcontext(DECIMAL_CONTEXT):
         return _evaluate_share(s["program"], s["snapshot"], s["as_of"], s["include_passes"], share, s["shares"])
@@ -121,7 +126,8 @@ def _evaluate_parallel(program: Program, snapshot: Snapshot, as_of: dt.date, inc
     out = Evaluation()
     for rule in program.rules:
         out.counts[rule.id] = Counter()
-    for part in parts:
+    for part, passes in parts:
+        out.passes.update(passes)
         for rule_id, counts, results in part:
             out.counts[rule_id].update(counts)
             out.results.extend(results)

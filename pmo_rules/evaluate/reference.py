@@ -71,6 +71,8 @@ class ReferenceEvaluator:
                     env = _Env(program, params, run)
                     res = evaluate_subject(rule, subject, env)
                     counts[res.outcome] += 1
+                    if res.outcome == "pass":
+                        out.passes[res.subject] += 1
                     if res.outcome != "not_applicable" and (res.outcome != "pass" or include_passes):
                         out.results.append(res)
             apply_waivers(program, snapshot, as_of, out,
