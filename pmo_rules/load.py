@@ -45,7 +45,8 @@ def data_files(path: Path, registry: Registry) -> list[Path]:
         raise DataError(f"{path}: no such file or folder")
     out = []
     for child in sorted(path.iterdir()):
-        if child.is_file() and child.stem in COLLECTIONS and registry.source_for(child) is not None:
+        match = registry.match_source(child) if child.is_file() else None
+        if match is not None and child.name[: -len(match[1])] in COLLECTIONS:
             out.append(child)
     if not out:
         exts = sorted({e for s in registry.sources.values() for e in s.extensions})

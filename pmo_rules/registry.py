@@ -95,11 +95,20 @@ class Registry:
     plugins: list[tuple[str, str | None]] = field(default_factory=list)
 
     def source_for(self, path: Path) -> SourceSpec | None:
-        suffix = path.suffix.lower()
+        match = self.match_source(path)
+        return match[0] if match else None
+
+    def match_source(self, path: Path) -> tuple[SourceSpec, str] | None:
+        """The source whose extension is the longest ending of the file name, and that
+        extension: `x.jira.csv` goes to a source of `.jira.csv` before one of `.csv`."""
+        name = path.name.lower()
+        best: tuple[SourceSpec, str] | None = None
         for spec in self.sources.values():
-            if suffix in spec.extensions:
-                return spec
-        return None
+            for ext in spec.extensions:
+                e = ext.lower()
+                if name.endswith(e) and len(name) > len(e) and (best is None or len(e) > len(best[1])):
+                    best = (spec, e)
+        return best
 
 
 def _registrar(table: dict, kind: str, plugin: str, cls: type, problems: list[PluginError]

@@ -34,8 +34,9 @@ from .waivers import apply_waivers
 class IndexedEvaluator:
     """Compiled, indexed, optionally parallel evaluation with reference semantics."""
 
-    def __init__(self, workers: int | None = 1):
+    def __init__(self, workers: int | None = 1, progress: Any = None):
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        self.progress = progress  # called as progress(rules_done, rules_total), single worker only
 
     def evaluate(self, program: Program, snapshot: Snapshot, as_of: dt.date, *,
                  include_passes: bool = False) -> Evaluation:
@@ -44,7 +45,7 @@ class IndexedEvaluator:
                 out = _evaluate_parallel(program, snapshot, as_of, include_passes, self.workers)
             else:
                 out = Evaluation()
-                parts, passes = _evaluate_share(program, snapshot, as_of, include_passes, 0, 1)
+                parts, passes = _evaluate_share(program, snapshot, as_of, include_passes, 0, 1, self.progress)
                 out.passes = passes
                 for rule_id, counts, results in parts:
                     out.counts[rule_id] = counts
@@ -56,7 +57,7 @@ class IndexedEvaluator:
 
 
 def _evaluate_share(program: Program, snapshot: Snapshot, as_of: dt.date, include_passes: bool,
-                    share: int, shares: int) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
+                    share: int, shares: int, progress: Any = None) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
     """Evaluate every rule on the subjects at positions `share`, `share + shares`, ..."""
     passes: Counter = Counter()
     indexes = JoinIndexes(snapshot)
@@ -91,6 +92,8 @@ def _evaluate_share(program: Program, snapshot: Snapshot, as_of: dt.date, includ
             if res.outcome != "not_applicable" and (res.outcome != "pass" or include_passes):
                 results.append(res)
         out.append((rule.id, counts, results))
+        if progress is not None:
+            progress(len(out), len(program.rules))
     return out, passes
 
 
