@@ -34,10 +34,10 @@ from .reference import (
     _error,
     _evidence,
     _fold_bool,
-    check_result,
     default_message,
     distance_hint,
     format_field,
+    invoke,
 )
 
 Fn = Callable[[_Env], Any]
@@ -410,10 +410,10 @@ class Compiler:
                 cache = env.metric_cache
                 if key in cache:
                     return cache[key]
-                value = _invoke(spec, e, values)
+                value = invoke(spec, e, values)
                 cache[key] = value
                 return value
-            return _invoke(spec, e, values)
+            return invoke(spec, e, values)
         return call
 
     def _metric_inputs(self, e: ast.Call, local: frozenset[str]) -> Fn | None:
@@ -679,14 +679,3 @@ def _get(obj: Any, key: str, e: ast.Expr) -> Any:
     if isinstance(obj, dict):
         return obj.get(key)
     raise EvalError(f"`{e.text}` reads a field of a {type_name(obj)}", e.span, e.text)
-
-
-def _invoke(spec: FunctionSpec, e: ast.Call, args: list[Any]) -> Any:
-    try:
-        return check_result(spec, spec.func(*args), e)
-    except EvalError:
-        raise
-    except (ValueError, TypeError, ArithmeticError) as exc:
-        raise EvalError(f"`{e.text}`: {exc}", e.span) from None
-    except Exception as exc:  # noqa: BLE001 - a plugin's failure is an error outcome, named
-        raise EvalError(f"`{e.text}` failed in plugin `{spec.plugin}`: {type(exc).__name__}: {exc}", e.span) from None

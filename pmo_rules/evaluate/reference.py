@@ -416,16 +416,17 @@ def _call(e: ast.Call, env: _Env) -> Any:
         args = [env.run, *args]
     if spec.kind == "metric":
         return _metric(spec, e, args, env)
-    return _invoke(spec, e, args)
+    return invoke(spec, e, args)
 
 
-def _invoke(spec: FunctionSpec, e: ast.Call, args: list[Any]) -> Any:
+def invoke(spec: FunctionSpec, e: ast.Call, args: list[Any]) -> Any:
+    """Call a plugin's function; whatever it raises becomes an `error` naming the plugin."""
     try:
         return check_result(spec, spec.func(*args), e)
     except EvalError:
         raise
     except (ValueError, TypeError, ArithmeticError) as exc:
-        raise EvalError(f"`{e.text}`: {exc}", e.span) from None
+        raise EvalError(f"`{e.text}`: {exc} (in plugin `{spec.plugin}`)", e.span) from None
     except Exception as exc:  # noqa: BLE001 - a plugin's failure is an error outcome, named
         raise EvalError(f"`{e.text}` failed in plugin `{spec.plugin}`: {type(exc).__name__}: {exc}", e.span) from None
 
@@ -447,7 +448,7 @@ def _metric(spec: FunctionSpec, e: ast.Call, args: list[Any], env: _Env) -> Any:
     key = (spec.name, *(id(a) if isinstance(a, (dict, list, RunContext)) else a for a in args))
     if key in env.metric_cache:
         return env.metric_cache[key]
-    value = _invoke(spec, e, args)
+    value = invoke(spec, e, args)
     env.metric_cache[key] = value
     return value
 
