@@ -43,11 +43,15 @@ from .common import (
 @click.option("--include-passes", is_flag=True, help="List passing checks as findings too.")
 @click.option("--workers", type=int, default=None, metavar="N", help="Worker processes (default: all cores).")
 @click.option("--quiet", is_flag=True, help="No progress or summary lines on standard error.")
+@click.option("--rule-time-limit", "rule_seconds", type=float, default=300.0, show_default=True, metavar="SECONDS",
+              help="A rule still running after this long gives `error` outcomes for the subjects left.")
+@click.option("--time-limit", "run_seconds", type=float, default=None, metavar="SECONDS",
+              help="Evaluation budget for the whole run; rules not done in time give `error` outcomes.")
 @fail_on_option
 @schema_extension_option
 @config_option
 def command(policies, data, as_of, formats, output, params, db, strict, include_passes, workers, quiet,
-            fail_on, schema_extension, config_path) -> None:
+            rule_seconds, run_seconds, fail_on, schema_extension, config_path) -> None:
     """Evaluate every policy against the portfolio and report the findings.
 
     Options not given are read from the config file (pmo-rules.toml, or [tool.pmo-rules]
@@ -80,7 +84,11 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
                              f"{first.record}" + (f" (id {first.id})" if first.id else "") +
                              f", field `{first.field}`: {first.message}")
         n_workers = workers if workers is not None else default_workers(len(loaded.snapshot.projects))
-        evaluator = IndexedEvaluator(n_workers, progress=bar.rules)
+        for name, value in (("--rule-time-limit", rule_seconds), ("--time-limit", run_seconds)):
+            if value is not None and value <= 0:
+                raise UsageError(f"{name} must be a positive number of seconds")
+        evaluator = IndexedEvaluator(n_workers, progress=bar.rules, rule_seconds=rule_seconds,
+                                     run_seconds=run_seconds)
         bar.phase("evaluating", total=len(program.rules))
         report = api.audit(program, loaded, as_of_date, include_passes=include_passes, problems=problems,
                            fail_on=fail_on, evaluator=evaluator)

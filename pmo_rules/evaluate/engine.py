@@ -17,10 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import os
+import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from .. import ast
+from ..limits import LimitExceeded, time_limit
 from ..program import Program
 from ..snapshot import Snapshot
 from ..values import DECIMAL_CONTEXT
@@ -34,18 +37,21 @@ from .waivers import apply_waivers
 class IndexedEvaluator:
     """Compiled, indexed, optionally parallel evaluation with reference semantics."""
 
-    def __init__(self, workers: int | None = 1, progress: Any = None):
+    def __init__(self, workers: int | None = 1, progress: Any = None, *,
+                 rule_seconds: float | None = None, run_seconds: float | None = None):
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
         self.progress = progress  # called as progress(rules_done, rules_total), single worker only
+        self.limits = Limits(rule_seconds, run_seconds)
 
     def evaluate(self, program: Program, snapshot: Snapshot, as_of: dt.date, *,
                  include_passes: bool = False) -> Evaluation:
         with decimal.localcontext(DECIMAL_CONTEXT):
             if self.workers > 1 and _fork_available():
-                out = _evaluate_parallel(program, snapshot, as_of, include_passes, self.workers)
+                out = _evaluate_parallel(program, snapshot, as_of, include_passes, self.workers, self.limits)
             else:
                 out = Evaluation()
-                parts, passes = _evaluate_share(program, snapshot, as_of, include_passes, 0, 1, self.progress)
+                parts, passes = _evaluate_share(program, snapshot, as_of, include_passes, 0, 1, self.progress,
+                                                self.limits)
                 out.passes = passes
                 for rule_id, counts, results in parts:
                     out.counts[rule_id] = counts
@@ -57,8 +63,11 @@ class IndexedEvaluator:
 
 
 def _evaluate_share(program: Program, snapshot: Snapshot, as_of: dt.date, include_passes: bool,
-                    share: int, shares: int, progress: Any = None) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
+                    share: int, shares: int, progress: Any = None,
+                    limits: Limits | None = None) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
     """Evaluate every rule on the subjects at positions `share`, `share + shares`, ..."""
+    limits = limits or Limits()
+    run_deadline = time.monotonic() + limits.run_seconds if limits.run_seconds is not None else None
     passes: Counter = Counter()
     indexes = JoinIndexes(snapshot)
     run = RunContext(snapshot, as_of)
@@ -83,18 +92,46 @@ def _evaluate_share(program: Program, snapshot: Snapshot, as_of: dt.date, includ
             chosen = [subjects[i] for i in positions if i % shares == share]
             total = len(range(share, len(subjects), shares))
         counts["not_applicable"] += total - len(chosen)
-        for subject in chosen:
-            env = _Env(program, params, run)
-            res = evaluate_subject(subject, env)
-            counts[res.outcome] += 1
-            if res.outcome == "pass":
-                passes[res.subject] += 1
-            if res.outcome != "not_applicable" and (res.outcome != "pass" or include_passes):
-                results.append(res)
+        seconds, what = limits.for_rule(rule.id, run_deadline)
+        done = 0
+        try:
+            with time_limit(seconds, what):
+                for subject in chosen:
+                    env = _Env(program, params, run)
+                    res = evaluate_subject(subject, env)
+                    done += 1
+                    counts[res.outcome] += 1
+                    if res.outcome == "pass":
+                        passes[res.subject] += 1
+                    if res.outcome != "not_applicable" and (res.outcome != "pass" or include_passes):
+                        results.append(res)
+        except LimitExceeded as exc:
+            # Every subject not decided in time is an `error` naming the rule and the limit.
+            for subject in chosen[done:]:
+                counts["error"] += 1
+                results.append(Result(rule.id, snapshot.subject_id(subject), "error",
+                                      f"{exc} (at {rule.span}); this subject was not evaluated",
+                                      [], str(rule.span)))
         out.append((rule.id, counts, results))
         if progress is not None:
             progress(len(out), len(program.rules))
     return out, passes
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-rule and per-run evaluation time limits, in seconds (None: unlimited)."""
+
+    rule_seconds: float | None = None
+    run_seconds: float | None = None
+
+    def for_rule(self, rule_id: str, run_deadline: float | None) -> tuple[float | None, str]:
+        left = None if run_deadline is None else max(run_deadline - time.monotonic(), 0.0)
+        if self.rule_seconds is not None and (left is None or self.rule_seconds <= left):
+            return self.rule_seconds, f"rule `{rule_id}`"
+        if left is not None:
+            return left, f"the run's evaluation budget ({self.run_seconds:g} s), reached in rule `{rule_id}`,"
+        return None, ""
 
 
 def _fork_available() -> bool:
@@ -109,17 +146,18 @@ _SHARED: dict[str, Any] = {}
 def _worker(share: int) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
     s = _SHARED
     with decimal.localcontext(DECIMAL_CONTEXT):
-        return _evaluate_share(s["program"], s["snapshot"], s["as_of"], s["include_passes"], share, s["shares"])
+        return _evaluate_share(s["program"], s["snapshot"], s["as_of"], s["include_passes"], share, s["shares"],
+                               None, s["limits"])
 
 
 def _evaluate_parallel(program: Program, snapshot: Snapshot, as_of: dt.date, include_passes: bool,
-                       workers: int) -> Evaluation:
+                       workers: int, limits: Limits) -> Evaluation:
     """Fork workers that inherit the program and snapshot (nothing big is pickled in),
     each taking every n-th subject of every rule; results merge into one Evaluation."""
     import multiprocessing
 
     _SHARED.update(program=program, snapshot=snapshot, as_of=as_of, include_passes=include_passes,
-                   shares=workers)
+                   shares=workers, limits=limits)
     ctx = multiprocessing.get_context("fork")
     try:
         with ctx.Pool(workers) as pool:
