@@ -57,7 +57,7 @@ def classify_numeric(text: str) -> NumericLiteral:
         )
     m = _DURATION.fullmatch(text)
     if m:
-        return NumericLiteral("duration", Duration(Decimal(int(m[1]) * UNIT_DAYS[m[2]])))
+        return NumericLiteral("duration", Duration(Decimal(m[1]) * UNIT_DAYS[m[2]]))
     m = _MAGNITUDE.fullmatch(text)
     if m:
         return NumericLiteral("number", Decimal(m[1].replace("_", "")) * _MULT[m[2]])

@@ -10,6 +10,7 @@ converted the way pydantic converts built-in ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
     from .schema.extension import Extension
 
 COLLECTIONS = tuple(COLLECTION_MODELS)
+#: A record nesting deeper than this is refused: every later stage (evidence, report
+#: formats) walks values recursively, and no real register nests anywhere near this deep.
+MAX_DATA_DEPTH = 100
+#: Numbers must have a magnitude below 10**28 and be 0 or at least 10**-28: the language
+#: computes with 28 significant digits, and printing 1E+400000000 would take 400 MB.
+NUMBER_EXPONENTS = (-28, 27)
 _COLLECTION_OF = {model: name for name, model in COLLECTION_MODELS.items()}
 
 
@@ -76,6 +83,8 @@ def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dic
         raise
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{file}: cannot be read as {spec.name}: {exc}") from None
+    except RecursionError:
+        raise DataError(f"{file}: cannot be read as {spec.name}: it nests too deeply") from None
     except Exception as exc:  # noqa: BLE001 - name the plugin
         raise PluginError(spec.plugin, f"source `{spec.name}` failed on {file}: {type(exc).__name__}: {exc}") from None
     if not isinstance(collections, dict):
@@ -105,10 +114,13 @@ def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dic
 def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[Rejected], *,
                     extension: Extension | None = None) -> dict | None:
     if isinstance(raw, BadRecord):
-        rejected.append(Rejected(file=file, record=index, field="", message=raw.message))
+        # A source may say where in the record the problem is (`field`, `id` attributes).
+        rejected.append(Rejected(file=file, record=index, id=getattr(raw, "id", None),
+                                 field=getattr(raw, "field", "") or "(record)", message=raw.message))
         return None
     if not isinstance(raw, dict):
-        rejected.append(Rejected(file=file, record=index, field="", message=f"a record must be an object, not {type(raw).__name__}"))
+        rejected.append(Rejected(file=file, record=index, field="(record)",
+                                 message=f"a record must be an object, not {type(raw).__name__}"))
         return None
     rid = raw.get("id") if isinstance(raw.get("id"), str) else None
     collection = _COLLECTION_OF.get(model)
@@ -123,8 +135,16 @@ def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[
             loc = ".".join(str(p) for p in err["loc"]) or "(record)"
             rejected.append(Rejected(file=file, record=index, id=rid, field=loc, message=_message(err)))
         return None
-    except (ValueError, TypeError, RecursionError) as exc:
-        rejected.append(Rejected(file=file, record=index, id=rid, field="", message=str(exc)[:200]))
+    except RecursionError:
+        where, problem = _out_of_bounds(raw) or ("(record)", f"nests more than {MAX_DATA_DEPTH} levels deep")
+        rejected.append(Rejected(file=file, record=index, id=rid, field=where, message=problem))
+        return None
+    except (ValueError, TypeError) as exc:
+        rejected.append(Rejected(file=file, record=index, id=rid, field="(record)", message=str(exc)[:200]))
+        return None
+    bad = _out_of_bounds(record)
+    if bad is not None:
+        rejected.append(Rejected(file=file, record=index, id=rid, field=bad[0], message=bad[1]))
         return None
     if extension is not None:
         # The validated record (built-in fields as the models read them: a CSV "12" is the
@@ -135,6 +155,35 @@ def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[
         if violations:
             return None
     return record
+
+
+def _out_of_bounds(record: dict) -> tuple[str, str] | None:
+    """(field path, problem) of a value nested too deeply or a number out of range, if any.
+
+    Iterative, so that it can also describe a raw record too deep for recursion."""
+    lo, hi = NUMBER_EXPONENTS
+    stack: list[tuple[Any, tuple]] = [(record, ())]
+    while stack:
+        node, path = stack.pop()
+        for k, v in (node.items() if node.__class__ is dict else enumerate(node)):
+            c = v.__class__
+            if c is Decimal:
+                a = v.adjusted()
+                if a > hi or a < lo or (a == 0 and not v.is_finite()):
+                    if not v.is_finite():
+                        return _path(path + (k,)), f"{v} is not a finite number"
+                    if v or a < -1000:  # a zero is fine at any size, but 0E-400000000 prints 400 MB
+                        return _path(path + (k,)), (f"number {v} is out of range: a number must be less than"
+                                                    f" 1E+{hi + 1} in size and be 0 or at least 1E{lo}")
+            elif c is dict or c is list:
+                if len(path) + 1 >= MAX_DATA_DEPTH:
+                    return _path(path[:4]) + ".…", f"nests more than {MAX_DATA_DEPTH} levels deep"
+                stack.append((v, path + (k,)))
+    return None
+
+
+def _path(parts: tuple) -> str:
+    return ".".join(str(p) for p in parts) or "(record)"
 
 
 def _message(err: dict) -> str:

@@ -18,11 +18,17 @@ from . import ast
 from .diagnostics import Diagnostic, did_you_mean
 from .grammar import keywords, parser
 from .lexing import LexicalError, RawField, classify_numeric, split_template, unescape
-from .source import SourceFile, Span, decode_policy_bytes
+from .source import SourceFile, Span, decode_policy_bytes, escaped
 from .values import Duration
 
 MAX_FILE_CHARS = 5_000_000
+# Parsing costs about 50 us a token: 100,000 (a dozen times the whole bundled library)
+# keeps the worst file to seconds, where 5,000,000 characters of `1,` took minutes.
+MAX_TOKENS = 100_000
 MAX_NESTING = 100
+# Operators nest too (`not not ...`, `a + b + ...` builds a left-deep tree): every later
+# stage walks expressions recursively, so a deeper expression is refused here, clearly.
+MAX_EXPR_DEPTH = 200
 
 RULE_STATEMENT_WORDS = (
     "title", "description", "severity", "enforcement", "tags", "owner", "ref",
@@ -54,6 +60,7 @@ class _Ctx:
         self.file = source.name
         self.package = package
         self.diags = diags
+        self.depth = 0
 
     def span(self, node: Tree | Token) -> Span:
         if isinstance(node, Token):
@@ -101,6 +108,9 @@ def parse_text(text: str, name: str = "<policy>", *, partial: bool = False) -> t
     if len(text) > MAX_FILE_CHARS:
         return None, [Diagnostic("too-large", f"policy file is larger than {MAX_FILE_CHARS:,} characters",
                                  Span(name, 1, 1, 1, 2))]
+    size_error = _check_tokens(text, name)
+    if size_error:
+        return None, [size_error]
     depth_error = _check_nesting(text, name)
     if depth_error:
         return None, [depth_error]
@@ -116,6 +126,8 @@ def parse_text(text: str, name: str = "<policy>", *, partial: bool = False) -> t
     ctx = _Ctx(source, "", diags)
     try:
         module = _module(ctx, tree)
+    except _TooDeep as exc:
+        return None, [exc.diagnostic()]
     except RecursionError:
         return None, [Diagnostic("too-deep", "the policy nests too deeply to read", Span(name, 1, 1, 1, 2))]
     return module, diags
@@ -125,6 +137,10 @@ def parse_expression(text: str, name: str = "<expr>", line: int = 1, column: int
     """Parse a lone expression (template fields, `--where` style input, tests)."""
     source = SourceFile(name, text)
     diags: list[Diagnostic] = []
+    too_deep = _check_nesting(text, name)
+    if too_deep is not None:
+        return None, [Diagnostic(too_deep.code, too_deep.message, too_deep.span.shifted(line, column),
+                                 too_deep.details, too_deep.hint)]
     try:
         tree = parser().parse(text, start="expr")
     except UnexpectedInput as exc:
@@ -133,12 +149,32 @@ def parse_expression(text: str, name: str = "<expr>", line: int = 1, column: int
             d = Diagnostic(d.code, d.message, d.span.shifted(line, column), d.details, d.hint)
         return None, [d]
     ctx = _Ctx(source, "", diags)
-    expr = _expr(ctx, tree)
+    try:
+        expr = _expr(ctx, tree)
+    except _TooDeep as exc:
+        d = exc.diagnostic()
+        return None, [Diagnostic(d.code, d.message, d.span.shifted(line, column), d.details, d.hint)]
     if line != 1 or column != 1:
         expr = _shift_expr(expr, line, column)
         diags[:] = [Diagnostic(d.code, d.message, d.span.shifted(line, column) if d.span else None, d.details, d.hint)
                     for d in diags]
     return expr, diags
+
+
+_ROUGH_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[A-Za-z0-9_.%-]+|\S')
+
+
+def _check_tokens(text: str, name: str) -> Diagnostic | None:
+    count = 0
+    for m in _ROUGH_TOKEN.finditer(text):
+        count += 1 + (m.group().count("{") if text[m.start()] == '"' else 0)  # template fields parse too
+        if count > MAX_TOKENS:
+            line = text.count("\n", 0, m.start()) + 1
+            col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+            return Diagnostic("too-large", f"policy file is too long: more than {MAX_TOKENS:,} names, numbers,"
+                                           " strings and symbols", Span(name, line, col, line, col + 1),
+                              hint="split the policies into several files")
+    return None
 
 
 def _check_nesting(text: str, name: str) -> Diagnostic | None:
@@ -183,17 +219,7 @@ def _partial_module(source: SourceFile, items: list[Tree], diags: list[Diagnosti
     ctx = _Ctx(source, m.group(1), [])  # lexical problems were already reported
     line = source.text.count("\n", 0, m.start()) + 1
     pkg_span = Span(source.name, line, 1, line, len(m.group(0)) + 1)
-    params, rules, waivers, tests = [], [], [], []
-    for item in items:
-        if item.data == "param_decl":
-            params.append(_param(ctx, item))
-        elif item.data == "rule_decl":
-            rules.append(_rule(ctx, item))
-        elif item.data == "waiver_decl":
-            waivers.append(_waiver(ctx, item))
-        elif item.data == "test_decl":
-            tests.append(_test(ctx, item))
-    return ast.Module(source.name, ctx.package, pkg_span, tuple(params), tuple(rules), tuple(waivers), tuple(tests))
+    return ast.Module(source.name, ctx.package, pkg_span, *_declarations(ctx, items))
 
 
 def _chunk_errors(text: str, source: SourceFile, first: UnexpectedInput,
@@ -220,7 +246,14 @@ def _chunk_errors(text: str, source: SourceFile, first: UnexpectedInput,
         ctx = _Ctx(source, "", out)
         for item in tree.children:
             if isinstance(item, Tree) and item.data in _DECL_BUILDERS:
-                _DECL_BUILDERS[item.data](ctx, item)
+                try:
+                    _DECL_BUILDERS[item.data](ctx, item)
+                except _TooDeep as exc:
+                    out.append(exc.diagnostic())
+                    continue
+                except RecursionError:
+                    out.append(Diagnostic("too-deep", "this declaration nests too deeply to read", ctx.span(item)))
+                    continue
                 if items is not None:
                     items.append(item)
     return out
@@ -235,7 +268,7 @@ def _describe_token(tok: Token) -> str:
     value = str(tok.value)
     if len(value) > 30:
         value = value[:27] + "..."
-    return f"`{value}`"
+    return f"`{escaped(value)}`"
 
 
 def _describe_expected(expected: set[str]) -> str:
@@ -298,7 +331,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: SourceFile, text: str | Non
             return Diagnostic("syntax", "unexpected `'`: strings use double quotes", span,
                               hint='write "text" instead of \'text\'')
         if ch == "\t" or ch.isspace():
-            return Diagnostic("syntax", "unexpected white space character", span)
+            return Diagnostic("syntax", f"unexpected white space character U+{ord(ch):04X}", span,
+                              hint="use ordinary spaces and line breaks")
         shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
         return Diagnostic("syntax", f"unexpected character `{shown}`", span,
                           hint=_expected_hint(set(getattr(exc, "allowed", set()) or set())))
@@ -404,20 +438,18 @@ def _module(ctx: _Ctx, tree: Tree) -> ast.Module:
     pkg_tree = tree.children[0]
     pkg_tok = _tok(pkg_tree.children, "NAME")[0]
     ctx.package = str(pkg_tok.value)
-    params, rules, waivers, tests = [], [], [], []
-    for item in tree.children[1:]:
-        if not isinstance(item, Tree):
-            continue
-        if item.data == "param_decl":
-            params.append(_param(ctx, item))
-        elif item.data == "rule_decl":
-            rules.append(_rule(ctx, item))
-        elif item.data == "waiver_decl":
-            waivers.append(_waiver(ctx, item))
-        elif item.data == "test_decl":
-            tests.append(_test(ctx, item))
-    return ast.Module(ctx.file, ctx.package, ctx.span(pkg_tok), tuple(params), tuple(rules),
-                      tuple(waivers), tuple(tests))
+    items = [item for item in tree.children[1:] if isinstance(item, Tree)]
+    return ast.Module(ctx.file, ctx.package, ctx.span(pkg_tok), *_declarations(ctx, items))
+
+
+def _declarations(ctx: _Ctx, items: list[Tree]) -> tuple[tuple, tuple, tuple, tuple]:
+    """(params, rules, waivers, tests) built from declaration trees, in file order."""
+    out: dict[str, list] = {"param_decl": [], "rule_decl": [], "waiver_decl": [], "test_decl": []}
+    for item in items:
+        if item.data in _DECL_BUILDERS:
+            out[item.data].append(_DECL_BUILDERS[item.data](ctx, item))
+    return (tuple(out["param_decl"]), tuple(out["rule_decl"]), tuple(out["waiver_decl"]),
+            tuple(out["test_decl"]))
 
 
 def _param(ctx: _Ctx, tree: Tree) -> ast.Param:
@@ -605,7 +637,29 @@ _COMPARE_OPS = {"in_op": "in", "not_in_op": "not in", "contains_op": "contains",
 _LOGIC_OPS = {"implies_op": "implies", "or_op": "or", "and_op": "and", "coalesce_op": "??"}
 
 
+class _TooDeep(Exception):
+    def __init__(self, span: Span):
+        super().__init__(span)
+        self.span = span
+
+    def diagnostic(self) -> Diagnostic:
+        return Diagnostic("too-deep", f"this expression nests more than {MAX_EXPR_DEPTH} levels deep",
+                          self.span, hint="split it into smaller parts with `let`")
+
+
 def _expr(ctx: _Ctx, node: Tree | Token) -> ast.Expr:
+    if isinstance(node, Tree) and node.data == "atom":  # `( expr )`: the bracket scan limits these
+        return _expr(ctx, node.children[1])
+    ctx.depth += 1
+    try:
+        if ctx.depth > MAX_EXPR_DEPTH:
+            raise _TooDeep(ctx.span(node))
+        return _expr_node(ctx, node)
+    finally:
+        ctx.depth -= 1
+
+
+def _expr_node(ctx: _Ctx, node: Tree | Token) -> ast.Expr:
     if isinstance(node, Token):
         if node.type == "NAME":
             _check_name(ctx, node, "a name")

@@ -6,6 +6,7 @@ excerpt lives here so that parse, check and evaluate errors look identical.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -46,7 +47,7 @@ class SourceFile:
 
     def excerpt(self, span: Span) -> str:
         """The source line and a caret run under the span (one column per character)."""
-        text = self.line_text(span.line).expandtabs(1)
+        text = visible(self.line_text(span.line).expandtabs(1))
         if not text.strip() and span.line > 1 and span.column == 1:
             return ""
         start = max(span.column, 1)
@@ -57,6 +58,23 @@ class SourceFile:
         width = max(1, min(width, max(len(text) - start + 1, 1)))
         gutter = f"{span.line:>4} | "
         return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {' ' * (start - 1)}{'^' * width}"
+
+
+def visible(text: str) -> str:
+    """A source line safe to print on a terminal, one character per column: control and
+    format characters (ESC of ANSI sequences, bidirectional overrides, line separators)
+    become U+FFFD, so a policy file can neither restyle nor visually reorder the excerpt."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or unicodedata.category(c) == "Zs" else "\ufffd" for c in text)
+
+
+def escaped(text: str) -> str:
+    """Text for a message: control and format characters written as `\x1b` / `\u202e`."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or unicodedata.category(c) == "Zs"
+                   else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in text)
 
 
 def decode_policy_bytes(data: bytes) -> tuple[str, tuple[int, int, str] | None]:

@@ -11,11 +11,13 @@ deterministic.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import importlib.metadata
 import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from decimal import Decimal
 from pathlib import Path
 
 import jsonschema
@@ -24,6 +26,7 @@ from pmo_rules_builtins.formats import csv_report, html, json_report, junit, mar
 
 from pmo_rules import api
 from pmo_rules.findings import Evidence, Finding, Report, RuleSummary
+from pmo_rules.storage import AuditTrail, record_run
 
 SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"
 AS_OF = "2026-11-26"
@@ -39,6 +42,8 @@ POLICY = '''package governance
 
 rule sponsor-assigned {
     title "Active projects have an executive sponsor"
+    description "Every active project names an executive sponsor who owns its business case."
+    ref "https://example.org/pmo/handbook#sponsor"
     severity high
     enforcement soft
     tags "governance", "stage-gate"
@@ -50,6 +55,7 @@ rule sponsor-assigned {
 
 rule cpi-floor {
     title "Cost efficiency is at or above the floor"
+    ref "PMBOK Guide 7th ed. 2.7 <measurement>"
     severity critical
     for project in projects where project.status == "active"
     let cpi = project.budget.earned_value / project.budget.actual_cost
@@ -87,12 +93,17 @@ def _project(pid: str, name: str, **kw) -> dict:
     return p
 
 
+HOSTILE_PORTFOLIO = "Digital</script>"
+HOSTILE_PROGRAM = "PGM | <img src=x onerror=alert(1)> [x](http://evil.example)"
+
 DATA = {"projects": [
-    _project("PRJ-1", SCRIPT_NAME, budget={"approved": 100, "actual_cost": 50, "earned_value": 40}),
+    _project("PRJ-1", SCRIPT_NAME, budget={"approved": 100, "actual_cost": 50, "earned_value": 40},
+             portfolio=HOSTILE_PORTFOLIO, program="PGM-1"),
     _project("PRJ-2", '=HYPERLINK("http://evil.example","x")', sponsor="Bo",
-             budget={"approved": 100, "actual_cost": 0, "earned_value": 0}),
-    _project("PRJ-3", NONASCII_NAME),
-    _project("PRJ-4", PIPE_NAME, sponsor="Cy"),
+             budget={"approved": 100, "actual_cost": 0, "earned_value": 0}, portfolio="Operations"),
+    _project("PRJ-3", NONASCII_NAME, portfolio=HOSTILE_PORTFOLIO, program="PGM-1"),
+    _project("PRJ-4", PIPE_NAME, sponsor="Cy", portfolio="Operations", program=HOSTILE_PROGRAM,
+             budget={"approved": 900, "actual_cost": 50, "earned_value": 50}),
     _project("PRJ-5", "+1", sponsor="Cy"),
     _project("PRJ-6", "-1", sponsor="Cy"),
     _project("PRJ-7", "@SUM(1+1)", sponsor="Cy"),
@@ -308,7 +319,7 @@ def test_sarif_rules_and_results(report, sarif_validator):
     assert (fail["kind"], fail["level"]) == ("fail", "error")  # high -> error
     phys = fail["locations"][0]["physicalLocation"]
     assert phys["artifactLocation"]["uri"] == "%3Cpolicy%3E"
-    assert phys["region"] == {"startLine": 9, "startColumn": 13}
+    assert phys["region"] == {"startLine": 11, "startColumn": 13}
     assert fail["properties"]["evidence"] == [{"expr": "project.sponsor", "value": None}]
     assert "suppressions" not in fail
 
@@ -324,6 +335,32 @@ def test_sarif_rules_and_results(report, sarif_validator):
     (sup,) = waived["suppressions"]
     assert sup["kind"] == "external" and sup["status"] == "accepted"
     assert "Sponsor hand-over approved" in sup["justification"] and "CFO" in sup["justification"]
+
+
+def test_sarif_rule_description_remediation_and_ref(report, sarif_validator):
+    run = _assert_valid_sarif(sarif.render(report, {}), sarif_validator)["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    sponsor = rules["governance.sponsor-assigned"]
+    assert sponsor["fullDescription"]["text"] == \
+        "Every active project names an executive sponsor who owns its business case."
+    assert sponsor["help"]["text"] == "Name an executive sponsor in the portfolio register"
+    assert sponsor["properties"]["ref"] == sponsor["helpUri"] == "https://example.org/pmo/handbook#sponsor"
+    cpi = rules["governance.cpi-floor"]
+    assert cpi["properties"]["ref"] == "PMBOK Guide 7th ed. 2.7 <measurement>"
+    assert "helpUri" not in cpi  # not a URL
+    assert cpi["fullDescription"]["text"].startswith("Cost efficiency is at or above the floor (severity critical")
+    assert "help" not in cpi and "ref" not in rules["governance.named"]["properties"]
+
+
+def test_sarif_help_comes_from_the_rule_summary(sarif_validator):
+    """A rule's remediation reaches `help` even when no finding carries it (e.g. all passed)."""
+    hand = _hand_report()
+    hand.summary["zeta.quiet"] = hand.summary["zeta.quiet"].model_copy(
+        update={"remediation": "Keep quiet", "description": "Quiet rule.", "ref": "http://example.org/q"})
+    run = _assert_valid_sarif(sarif.render(hand, {}), sarif_validator)["runs"][0]
+    quiet = {r["id"]: r for r in run["tool"]["driver"]["rules"]}["zeta.quiet"]
+    assert quiet["help"] == {"text": "Keep quiet"} and quiet["fullDescription"] == {"text": "Quiet rule."}
+    assert quiet["helpUri"] == "http://example.org/q"
 
 
 def test_sarif_levels_cover_every_severity():
@@ -434,6 +471,43 @@ def test_markdown_escapes_data(report):
         "\\# x \\[y\\](z) &lt;i&gt; \\`c\\` \\| w www\\.e.com a\\@b"
 
 
+def _md_table(out: str, heading: str) -> list[str]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    table = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        table.append(line)
+    return table
+
+
+def test_markdown_roll_ups_per_portfolio_and_program(report):
+    out = markdown.render(report, {})
+    for dim in ("portfolio", "program"):
+        table = _md_table(out, f"### Compliance by {dim}")
+        assert table[0] == f"| {dim} | projects | failing projects | compliance | budget-weighted |"
+        body = table[2:]
+        assert len(body) == len(report.rollups[dim])
+        assert all(_table_cells(line) == _table_cells(table[0]) for line in body)  # names cannot add cells
+        for row in report.rollups[dim]:
+            cells = (f"| {markdown.md(row[dim])} | {row['projects']} | {row['failing_projects']} "
+                     f"| {html.ratio_text(row['compliance'])} | {html.ratio_text(row['budget_weighted_compliance'])} |")
+            assert cells in body, cells
+        shown = [float(line.split("|")[-3].strip().rstrip("%").replace("n/a", "1000")) for line in body]
+        assert shown == sorted(shown)  # least compliant first
+    assert "PGM \\| &lt;img src=x onerror=alert(1)&gt; \\[x\\](http\\://evil.example)" in out
+    assert "<img" not in out
+    capped = markdown.render(report, {"top_groups": 1})
+    assert "### Compliance by program (1 least compliant of 3)" in capped
+    assert len(_md_table(capped, "### Compliance by program")) == 3
+
+
+def test_markdown_without_roll_ups_has_no_roll_up_tables():
+    out = markdown.render(_hand_report(), {})
+    assert "Compliance by portfolio" not in out and "Compliance by program" not in out
+
+
 # ---------------------------------------------------------------------- HTML --
 
 
@@ -444,26 +518,29 @@ def _data_json(page: str) -> dict:
 
 
 def test_html_is_self_contained(report):
-    page = html.render(report, {"subjects": SUBJECTS})
+    page = html.render(report, {})
     assert page.startswith("<!DOCTYPE html>")
     csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', page)
     assert csp and csp.group(1).replace("&#x27;", "'").startswith(
         "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:")
     assert not re.search(r"<(link|iframe|object|embed|img)\b", page)
-    assert not re.search(r"\bsrc\s*=", page)
+    # no element has a src attribute (escaped text and attribute values may say `src=`)
+    assert not re.search(r"<[A-Za-z][^<>]*\ssrc\s*=", re.sub(r'"[^"]*"', '""', page))
     assert "@import" not in page and "url(" not in page
     assert not re.search(r'href\s*=\s*"(?!#)', page)
 
 
 def test_html_escapes_everything(report):
-    page = html.render(report, {"subjects": SUBJECTS})
-    assert SCRIPT_NAME not in page
+    page = html.render(report, {})
+    assert SCRIPT_NAME not in page and "<img" not in page
     assert page.count("<script") == 2 and page.count("</script>") == 2
     assert "Digital&lt;/script&gt;" in page  # a portfolio name as a chart label
+    assert html.esc(HOSTILE_PROGRAM) in page and f'data-value="{html.esc(HOSTILE_PROGRAM)}"' in page
     data = _data_json(page)
     rows = [dict(zip(data["columns"], r)) for r in data["findings"]]
     assert any(r["name"] == SCRIPT_NAME for r in rows)
     assert any(r["portfolio"] == "Digital</script>" for r in rows)
+    assert any(r["program_key"] == HOSTILE_PROGRAM for r in rows)
     block = re.search(r'id="pmo-data">(.*?)</script>', page, re.S).group(1)
     assert "<" not in block and ">" not in block and "&" not in block
     assert not re.search(r"[^\x00-\x7f]", block)  # U+2028/2029 and all non-ASCII as \u escapes
@@ -471,33 +548,124 @@ def test_html_escapes_everything(report):
 
 
 def test_html_content(report):
-    page = html.render(report, {"subjects": SUBJECTS})
+    page = html.render(report, {})
     decided = report.totals["pass"] + report.totals["fail"]
     assert f"{100 * report.totals['pass'] / decided:.1f}%" in page
     for heading in ("Compliance by PMO function", "Findings by severity", "Top failing rules",
-                    "Compliance by portfolio", "Compliance by program", "Waiver register", "Findings"):
+                    "Compliance by portfolio", "Compliance by program", "Programs and portfolios",
+                    "Waiver register", "Findings"):
         assert heading in page, heading
     assert page.count("<svg") >= 6
     assert "expiring soon" in page and "CFO" in page and "2026-12-15" in page
+    assert "Compliance over runs" not in page  # no history given
     data = _data_json(page)
     assert len(data["findings"]) == sum(1 for f in report.findings if f.outcome in ("fail", "error", "waived"))
     assert data["has_groups"] is True
+    assert "Portfolio / program" in page
 
 
-def test_html_without_subject_map_says_so(session):
-    page = html.render(_report(session, include_passes=False), {})
-    assert "does not say which portfolio or program" in page
-    assert "Compliance by portfolio" not in page
-    with_map = html.render(_report(session, include_passes=False), {"subjects": SUBJECTS})
-    assert "Open findings by portfolio" in with_map and "--include-passes" in with_map
+def _bar(page: str, dim: str, value: str) -> str:
+    m = re.search(rf'<g class="bar-row ru-row" data-group="{dim}" data-value="{re.escape(html.esc(value))}"'
+                  r"[^>]*>(.*?)</g>", page, re.S)
+    assert m, (dim, value)
+    return m.group(1)
 
 
-def test_html_reads_a_subjects_field_when_the_report_has_one(report):
-    class WithSubjects(Report):
-        subjects: dict[str, dict] = {}
+def test_html_rollup_charts_and_tables_follow_the_report(report):
+    page = html.render(report, {})
+    assert {r["portfolio"] for r in report.rollups["portfolio"]} == {"Digital</script>", "Operations", "(none)"}
+    for dim in ("portfolio", "program"):
+        for row in report.rollups[dim]:
+            bar = _bar(page, dim, row[dim])
+            assert f'class="pct">{html.ratio_text(row["compliance"])}</text>' in bar
+            assert f"{html.ratio_text(row['budget_weighted_compliance'])} by budget" in bar
+            # the roll-up table lists it too, with a button that drills down
+            assert (f'<button type="button" class="group-link" data-group="{dim}" '
+                    f'data-value="{html.esc(row[dim])}"') in page
+    # PGM-1 (PRJ-1 and PRJ-3) from the findings themselves (passes are listed in this report)
+    checks = [f for f in report.findings if f.subject in ("PRJ-1", "PRJ-3") and f.outcome in ("pass", "fail")]
+    passed = sum(1 for f in checks if f.outcome == "pass")
+    assert f'class="pct">{100 * passed / len(checks):.1f}%</text>' in _bar(page, "program", "PGM-1")
+    assert html.ratio_text(None) == "n/a" and html.ratio_text(Decimal("0.87654")) == "87.7%"
+    assert html.ratio_text(Decimal("0.8765")) == "87.7%"  # half up, exactly
 
-    extended = WithSubjects(**report.model_dump(), subjects=SUBJECTS)
-    assert "Compliance by portfolio" in html.render(extended, {})
+
+def test_html_findings_carry_their_roll_up_group(report):
+    data = _data_json(html.render(report, {}))
+    rows = {(r[data["columns"].index("rule")], r[data["columns"].index("subject")]): dict(zip(data["columns"], r))
+            for r in data["findings"]}
+    one = rows[("governance.sponsor-assigned", "PRJ-1")]
+    assert (one["portfolio_key"], one["program_key"]) == ("Digital</script>", "PGM-1")
+    two = rows[("governance.cpi-floor", "PRJ-2")]
+    assert (two["portfolio_key"], two["program_key"]) == ("Operations", "(none)")  # as rollups.py names it
+    assert two["program"] is None
+
+
+def test_html_with_empty_subjects_draws_roll_ups_without_drill_down(report):
+    """`subjects` is empty when no listed finding is on a project: the roll-ups still show."""
+    page = html.render(report.model_copy(update={"subjects": {}}), {})
+    assert "Compliance by portfolio" in page and "Compliance by program" in page
+    assert "Programs and portfolios" in page
+    assert "data-group=" not in page  # nothing to drill down to
+    assert "no findings to drill down to" in page
+    data = _data_json(page)
+    assert data["has_groups"] is False and "Portfolio / program" not in page
+    assert all(r[data["columns"].index("program_key")] is None for r in data["findings"])
+    # options["subjects"] can still supply them
+    page = html.render(report.model_copy(update={"subjects": {}}), {"subjects": SUBJECTS})
+    assert "data-group=" in page and _data_json(page)["has_groups"] is True
+
+
+def test_html_without_roll_ups_says_why():
+    page = html.render(_hand_report(), {})
+    assert "carries no roll-ups by portfolio or program" in page and "data-group=" not in page
+    no_projects = _hand_report().model_copy(update={"rollups": {"program": [], "portfolio": []}})
+    assert "No projects were audited" in html.render(no_projects, {})
+
+
+def _history() -> list[dict]:
+    return [
+        {"run": 1, "as_of": "2026-09-30", "started": "x", "pass": 80, "fail": 20, "error": 0, "waived": 1,
+         "not_applicable": 5, "compliance": Decimal("80.0")},
+        {"run": 2, "as_of": "<b>2026-10-31</b>", "pass": 0, "fail": 0, "error": 3, "waived": 0,
+         "compliance": None},
+        {"run": 3, "as_of": "2026-11-26", "pass": 875, "fail": 125, "error": 1, "waived": 2,
+         "compliance": Decimal("87.5")},
+        {"run": 4, "as_of": "2026-11-27", "pass": 9, "fail": 1, "error": 0, "waived": 0, "compliance": 90},
+    ]
+
+
+def test_html_trend_over_runs(report):
+    page = html.render(report, {"history": _history()})
+    m = re.search(r'<div class="card chart wide" id="trend">(.*?)</div>', page, re.S)
+    assert m and "Compliance over runs" in m.group(1)
+    trend = m.group(1)
+    assert trend.count("<polyline") == 2  # run 2 decided nothing: a gap in the line
+    assert trend.count("<circle") == 3
+    assert "run 3, as of 2026-11-26: compliance 87.5% (875 pass, 125 fail, 1 error, 2 waived)" in trend
+    assert "&lt;b&gt;2026-10-31&lt;/b&gt;" in trend and "<b>" not in trend
+    assert "4 run(s) in the audit trail. Latest: 90.0% (+2.5 points since the run before)." in trend
+    assert html.render(report, {"history": _history()}) == page
+
+
+@pytest.mark.parametrize("history", [None, [], "runs", 3, {"run": 1}, [1, "x", None]])
+def test_html_without_usable_history_has_no_trend(report, history):
+    page = html.render(report, {"history": history})
+    assert "Compliance over runs" not in page and 'id="trend"' not in page
+
+
+def test_html_trend_from_the_audit_trail(report, tmp_path):
+    db = tmp_path / "audit.db"
+    now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
+    for _ in range(2):
+        record_run(db, report, policies_sha256="p", data_sha256="d", params_sha256="x", started=now, ended=now)
+    with AuditTrail.open(db) as trail:
+        history = trail.history()
+    page = html.render(report, {"history": history})
+    trend = re.search(r'id="trend">(.*?)</div>', page, re.S).group(1)
+    assert trend.count("<circle") == 2 and "2 run(s) in the audit trail" in trend
+    decided = report.totals["pass"] + report.totals["fail"]
+    assert f"compliance {100 * report.totals['pass'] / decided:.1f}%" in trend
 
 
 def test_html_caps_embedded_findings(report):

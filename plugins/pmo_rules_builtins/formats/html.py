@@ -3,11 +3,24 @@
 No network at all: CSS and JavaScript are inlined from `html_report.css` and
 `html_report.js` next to this module, charts are SVG drawn here, and a
 Content-Security-Policy meta tag allows only inline styles, inline scripts and `data:`
-images. The page shows the headline compliance (pass / (pass + fail)), charts by PMO
-function (the rule's package), by portfolio and by program (when the subjects' portfolio
-and program are known, see below), a severity breakdown, the top failing rules, the rule
-table, a searchable, sortable, paged findings table with evidence (built by the script
-from embedded JSON), the waiver register and the data problems.
+images. The page shows the headline compliance (pass / (pass + fail)); compliance over
+runs when the audit trail's history is given; charts by PMO function (the rule's
+package), a severity breakdown and the top failing rules; compliance by portfolio and by
+program, plain and budget-weighted (`Report.rollups`), with a table of every program and
+portfolio; the rule table; a searchable, sortable, paged findings table with evidence
+(built by the script from embedded JSON); the waiver register (expiring soon flagged) and
+the data problems.
+
+Drill-down: a bar of the portfolio or program chart, or a name in the roll-up tables,
+filters the findings table to the findings on that group's projects (a chip shows the
+filter and clears it). So does a URL fragment: `#filter=program:PGM-001` or
+`#filter=portfolio:Digital` (URL-encoded value); `#q=rule:RULE-ID` searches. A finding's
+group comes from `Report.subjects` (the name, program and portfolio of every project with
+a finding; a flattened subject such as `PRJ-1/R-2` counts for `PRJ-1`), named as
+`rollups.py` names it (`(none)` when a project has no program). Findings on other
+collections (people, programs) belong to no group. When `subjects` is empty (no listed
+finding is on a project) the roll-up charts are still drawn, without drill-down, and the
+findings table has no portfolio / program column.
 
 Safety: every value from data or policies is HTML-escaped (`html.escape`, quotes
 included) and the script only writes data with `textContent`. The findings reach the
@@ -15,15 +28,10 @@ script as JSON inside `<script type="application/json">`, with `<`, `>`, `&` and
 non-ASCII (so U+2028/2029 too) written as `\\uXXXX` escapes, so `</script>` in a project
 name cannot end the element.
 
-Portfolio and program: findings carry only the subject id. The report's optional
-`subjects` attribute, or `options["subjects"]`, maps a subject id to
-`{"collection", "name", "portfolio", "program"}`; a flattened subject such as
-`PRJ-1/R-2` falls back to its project `PRJ-1`. Without that map the page says so and
-shows the package and severity charts only. Compliance per portfolio needs the passing
-checks listed (`--include-passes`); otherwise those charts count open findings.
-
-Options: `subjects` (above), `max_findings` (rows embedded in the findings table;
-default 20000, most severe first), `title`.
+Options: `history` (a list of `AuditTrail.history()` rows, `{run, as_of, pass, fail,
+error, waived, compliance}` with compliance in percent; anything else draws no trend),
+`subjects` (extra or overriding entries for `Report.subjects`), `max_findings` (rows
+embedded in the findings table; default 20000, most severe first), `title`.
 
 Deterministic: no clock, sorted everything; the same report gives the same bytes.
 """
@@ -34,12 +42,14 @@ import datetime as dt
 import html as _html
 import json
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any
 
 from pmo_rules import hookimpl
-from pmo_rules.findings import Finding, Report
+from pmo_rules.findings import Report
 from pmo_rules.registry import FormatSpec
+from pmo_rules.rollups import UNASSIGNED, project_of
 from pmo_rules.values import display
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -52,7 +62,8 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline
 MAX_FINDINGS = 20000
 MAX_GROUP_ROWS = 15
 COLUMNS = ("outcome", "severity", "enforcement", "rule", "package", "subject", "name", "portfolio", "program",
-           "message", "evidence", "waiver", "waiver_detail", "location", "remediation", "note")
+           "message", "evidence", "waiver", "waiver_detail", "location", "remediation", "note",
+           "portfolio_key", "program_key")
 SEGMENTS = ("pass", "waived", "error", "fail")
 
 _BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
@@ -115,7 +126,7 @@ def subject_index(report: Report, options: dict) -> dict[str, dict]:
 
 
 def _info(subjects: dict[str, dict], subject: str) -> dict:
-    return subjects.get(subject) or subjects.get(subject.split("/", 1)[0]) or {}
+    return subjects.get(subject) or subjects.get(project_of(subject)) or {}
 
 
 # -------------------------------------------------------------------- charts --
@@ -208,41 +219,291 @@ def _card(title: str, body: str, note: str = "", legend: str = "") -> str:
     return f'<div class="card chart"><h3>{esc(title)}</h3>{legend}{body}{n}</div>'
 
 
-def _group_rows(findings: list[Finding], subjects: dict[str, dict], key: str) -> list[tuple[str, dict[str, int]]]:
-    groups: dict[str, dict[str, int]] = {}
-    for f in findings:
-        info = _info(subjects, f.subject)
-        if not info:
-            name = "(not a project)"
+# ------------------------------------------------------------------ roll-ups --
+
+DIMENSIONS = (("portfolio", "Portfolio"), ("program", "Program"))
+
+
+def _num(v: Any) -> float | None:
+    """A roll-up or history figure as a float (Decimal, int, float or numeric text); else None."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if x == x and abs(x) != float("inf") else None
+
+
+def _ratio_pct(v: Any) -> float | None:
+    """A roll-up ratio (0..1) as a percentage."""
+    x = _num(v)
+    return None if x is None else 100 * x
+
+
+def ratio_text(v: Any) -> str:
+    """A roll-up ratio (0..1, an exact decimal) as a percentage with one decimal, half up."""
+    if v is None or isinstance(v, bool):
+        return "n/a"
+    try:
+        d = v if isinstance(v, Decimal) else Decimal(str(v))
+        return f"{(d * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    except (ArithmeticError, ValueError):
+        return "n/a"
+
+
+def _int(v: Any) -> int:
+    x = _num(v)
+    return int(x) if x is not None else 0
+
+
+def _money(v: Any) -> str:
+    x = _num(v)
+    if x is None:
+        return ""
+    return f"{x:,.0f}" if abs(x) >= 100 or x == int(x) else f"{x:,.2f}"
+
+
+def rollup_rows(report: Report, dim: str) -> list[dict[str, Any]]:
+    """The report's roll-up rows for `program` or `portfolio`, each with a text `key`."""
+    out = []
+    for row in (getattr(report, "rollups", None) or {}).get(dim) or []:
+        if isinstance(row, dict) and row.get(dim) is not None:
+            out.append({**row, "key": row[dim] if isinstance(row[dim], str) else display(row[dim])})
+    return out
+
+
+def group_key(info: dict, dim: str) -> str | None:
+    """The roll-up group a project's finding belongs to (as rollups.py names it), or None when
+    the subject is not a known project."""
+    if not info or info.get("collection") not in (None, "projects"):
+        return None
+    v = info.get(dim)
+    return v if isinstance(v, str) else UNASSIGNED
+
+
+def _least_compliant_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(r: dict) -> tuple:
+        c = _ratio_pct(r.get("compliance"))
+        return (c is None, c if c is not None else 0.0, r["key"])
+    return sorted(rows, key=key)
+
+
+RU_ROW_H = 34
+
+
+def rollup_chart(rows: list[dict[str, Any]], dim: str, title: str, drill: bool) -> str:
+    """Per group: a bar of compliance (pass / fail) and a thin bar of budget-weighted
+    compliance under it, the two figures at the right. Bars carry `data-group`/`data-value`
+    for the drill-down when `drill`."""
+    width = LABEL_W + BAR_W + VALUE_W + 40
+    height = max(1, len(rows)) * RU_ROW_H + 6
+    parts = [f'<svg class="chart-svg" viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}" '
+             f'xmlns="http://www.w3.org/2000/svg">']
+    if not rows:
+        parts.append(f'<text x="4" y="18" class="muted">{esc("nothing to show")}</text>')
+    for i, r in enumerate(rows):
+        y = i * RU_ROW_H + 4
+        comp, weighted = _ratio_pct(r.get("compliance")), _ratio_pct(r.get("budget_weighted_compliance"))
+        comp_text, weighted_text = ratio_text(r.get("compliance")), ratio_text(r.get("budget_weighted_compliance"))
+        budget = _money(r.get("approved_budget")) or "0"
+        tip = (f"{r['key']}: compliance {comp_text} ({_int(r.get('pass'))} pass, {_int(r.get('fail'))} fail); "
+               f"budget-weighted {weighted_text} of {budget} approved; "
+               f"{_int(r.get('failing_projects'))} of {_int(r.get('projects'))} project(s) failing")
+        if drill:
+            tip += ". Click to list its findings."
+            attr = (f' data-group="{esc(dim)}" data-value="{esc(r["key"])}" tabindex="0" role="button" '
+                    f'aria-label="{esc(r["key"])}: show its findings"')
         else:
-            name = str(info.get(key) or f"(no {key})")
-        c = groups.setdefault(name, {k: 0 for k in OUTCOME_RANK})
-        if f.outcome in c:
-            c[f.outcome] += 1
-    return sorted(groups.items(), key=lambda kv: kv[0])
+            attr = ""
+        parts.append(f'<g class="bar-row ru-row"{attr}><title>{esc(tip)}</title>')
+        parts.append(f'<text x="{LABEL_W - 8}" y="{y + 15}" text-anchor="end">{esc(_short(r["key"], 34))}</text>')
+        parts.append(f'<rect x="{LABEL_W}" y="{y + 3}" width="{BAR_W}" height="14" rx="3" class="c-track"/>')
+        if comp is not None:
+            w = BAR_W * comp / 100
+            parts.append(f'<rect x="{LABEL_W}" y="{y + 3}" width="{_f(w)}" height="14" class="c-pass"/>')
+            if BAR_W - w > 0:
+                parts.append(f'<rect x="{_f(LABEL_W + w)}" y="{y + 3}" width="{_f(BAR_W - w)}" height="14" '
+                             'class="c-fail"/>')
+        parts.append(f'<rect x="{LABEL_W}" y="{y + 20}" width="{BAR_W}" height="6" rx="2" class="c-track"/>')
+        if weighted is not None:
+            parts.append(f'<rect x="{LABEL_W}" y="{y + 20}" width="{_f(BAR_W * weighted / 100)}" height="6" '
+                         'class="c-weighted"/>')
+        parts.append(f'<text x="{LABEL_W + BAR_W + 8}" y="{y + 14}" class="pct">{esc(comp_text)}</text>')
+        parts.append(f'<text x="{LABEL_W + BAR_W + 8}" y="{y + 27}" class="muted small-text">'
+                     f"{esc(weighted_text)} by budget</text>")
+        parts.append("</g>")
+    parts.append("</svg>")
+    return "".join(parts)
 
 
-def _group_chart(title: str, rows: list[tuple[str, dict[str, int]]], passes_listed: bool) -> str:
-    if passes_listed:
-        rows = sorted(rows, key=lambda kv: (_pct(kv[1]["pass"], kv[1]["pass"] + kv[1]["fail"]) is None,
-                                            _pct(kv[1]["pass"], kv[1]["pass"] + kv[1]["fail"]) or 0, kv[0]))
-    else:
-        rows = sorted(rows, key=lambda kv: (-(kv[1]["fail"] + kv[1]["error"]), kv[0]))
-    more = len(rows) - MAX_GROUP_ROWS
-    shown = [(name, counts, None) for name, counts in rows[:MAX_GROUP_ROWS]]
-    note = f"{more} more not shown (the least compliant are listed first)." if more > 0 else ""
-    if passes_listed:
-        return _card(f"Compliance by {title}", stacked_chart(shown, f"compliance by {title}"), note,
-                     _legend(("pass", "waived", "error", "fail")))
-    note = ("Passing checks are not listed in this report, so this chart counts open findings; "
-            "run the audit with --include-passes for compliance by " + esc(title) + ". " + note)
-    return _card(f"Open findings by {title}", count_chart(shown, ("fail", "error", "waived"),
-                                                          f"open findings by {title}"), note.strip(),
-                 _legend(("fail", "error", "waived")))
+def _rollup_card(report: Report, dim: str, drill: bool) -> str:
+    rows = _least_compliant_first(rollup_rows(report, dim))
+    shown = rows[:MAX_GROUP_ROWS]
+    notes = []
+    if len(rows) > len(shown):
+        notes.append(f"The {len(shown)} least compliant of {len(rows)} are shown; the table below lists all.")
+    if drill and rows:
+        notes.append("Click a bar to list its findings.")
+    elif rows:
+        notes.append("No listed finding is on a project, so there are no findings to drill down to.")
+    legend = ('<div class="legend"><span><i class="sw-pass"></i>compliance (pass)</span>'
+              '<span><i class="sw-fail"></i>fail</span><span><i class="sw-weighted"></i>budget-weighted</span></div>')
+    return _card(f"Compliance by {dim}", rollup_chart(shown, dim, f"compliance by {dim}", drill),
+                 esc(" ".join(notes)), legend)
 
 
-def _charts(report: Report, subjects: dict[str, dict]) -> str:
+def _rollups_section(report: Report, drill: bool) -> str:
+    """Sortable tables of every program and portfolio; a row's name filters the findings."""
+    tables = []
+    for dim, label in (("program", "Program"), ("portfolio", "Portfolio")):
+        rows = rollup_rows(report, dim)
+        if not rows:
+            continue
+        body = []
+        for r in rows:
+            comp, weighted = _ratio_pct(r.get("compliance")), _ratio_pct(r.get("budget_weighted_compliance"))
+            bar = (f'<span class="minibar"><span style="width:{comp:.0f}%"></span></span>'
+                   if comp is not None else "")
+            key = esc(r["key"])
+            name = (f'<button type="button" class="group-link" data-group="{esc(dim)}" data-value="{key}" '
+                    f'title="Show its findings">{key}</button>') if drill else key
+            comp_v = -1 if comp is None else round(comp, 3)
+            weighted_v = -1 if weighted is None else round(weighted, 3)
+            budget_v = _num(r.get("approved_budget")) or 0
+            body.append(
+                f'<tr><td data-v="{key}">{name}</td>'
+                f'<td class="num">{_int(r.get("projects"))}</td><td class="num">{_int(r.get("failing_projects"))}</td>'
+                f'<td class="num">{_int(r.get("pass"))}</td><td class="num">{_int(r.get("fail"))}</td>'
+                f'<td class="num comp" data-v="{comp_v}">{bar}{esc(ratio_text(r.get("compliance")))}</td>'
+                f'<td class="num" data-v="{weighted_v}">{esc(ratio_text(r.get("budget_weighted_compliance")))}</td>'
+                f'<td class="num" data-v="{budget_v}">{esc(_money(r.get("approved_budget")))}</td></tr>')
+        head = (f'<thead><tr><th>{label}</th><th class="num" data-type="num">Projects</th>'
+                '<th class="num" data-type="num">Failing projects</th><th class="num" data-type="num">Pass</th>'
+                '<th class="num" data-type="num">Fail</th><th class="num" data-type="num">Compliance</th>'
+                '<th class="num" data-type="num">Budget-weighted</th>'
+                '<th class="num" data-type="num">Approved budget</th></tr></thead>')
+        tables.append(f'<div><h3>By {dim}</h3><div class="table-wrap"><table class="sortable" id="rollup-{dim}">'
+                      f'{head}<tbody>{"".join(body)}</tbody></table></div></div>')
+    if not tables:
+        return ""
+    note = ("Compliance = pass / (pass + fail) over the checks of the group's projects; budget-weighted weighs "
+            "each project's own compliance by its approved budget. Projects with no program or portfolio are "
+            f"under {UNASSIGNED}.")
+    if drill:
+        note += " Click a name to list its findings."
+    return (f'<section id="rollups-section"><h2>Programs and portfolios</h2><div class="rollup-tables">'
+            f'{"".join(tables)}</div><p class="note">{esc(note)}</p></section>')
+
+
+# --------------------------------------------------------------------- trend --
+
+TREND_W, TREND_H, TREND_L, TREND_R, TREND_T, TREND_B = 1200, 250, 46, 16, 14, 42
+MAX_TREND_RUNS = 200
+
+
+def history_points(history: Any) -> list[dict[str, Any]]:
+    """The usable rows of `options["history"]` (AuditTrail.history(): compliance in percent)."""
+    if not isinstance(history, (list, tuple)):
+        return []
+    out = []
+    for row in history:
+        if not isinstance(row, dict):
+            continue
+        comp = _num(row.get("compliance"))
+        out.append({"run": row.get("run"), "as_of": row.get("as_of"),
+                    "compliance": None if comp is None else max(0.0, min(100.0, comp)),
+                    **{k: _int(row.get(k)) for k in ("pass", "fail", "error", "waived")}})
+    return out
+
+
+def trend_chart(points: list[dict[str, Any]]) -> str:
+    """A line of compliance over runs (oldest left); runs with nothing decided leave a gap."""
+    values = [p["compliance"] for p in points if p["compliance"] is not None]
+    lo = 0.0
+    if values:
+        lo = max(0.0, min(90.0, (min(values) - 5) // 10 * 10))
+    hi = 100.0
+    plot_w, plot_h = TREND_W - TREND_L - TREND_R, TREND_H - TREND_T - TREND_B
+    n = len(points)
+
+    def x(i: int) -> float:
+        return TREND_L + (plot_w / 2 if n == 1 else plot_w * i / (n - 1))
+
+    def y(v: float) -> float:
+        return TREND_T + plot_h * (hi - v) / (hi - lo)
+
+    parts = [f'<svg class="chart-svg trend" viewBox="0 0 {TREND_W} {TREND_H}" role="img" '
+             f'aria-label="compliance over runs" xmlns="http://www.w3.org/2000/svg">']
+    step = 10 if hi - lo <= 50 else 25
+    tick = lo
+    while tick <= hi + 1e-9:
+        parts.append(f'<line x1="{TREND_L}" x2="{TREND_W - TREND_R}" y1="{_f(y(tick))}" y2="{_f(y(tick))}" '
+                     'class="grid"/>')
+        parts.append(f'<text x="{TREND_L - 6}" y="{_f(y(tick) + 4)}" text-anchor="end" class="muted">'
+                     f"{tick:.0f}%</text>")
+        tick += step
+    segment: list[str] = []
+    lines = []
+    for i, p in enumerate(points):
+        if p["compliance"] is None:
+            if segment:
+                lines.append(segment)
+            segment = []
+            continue
+        segment.append(f"{_f(x(i))},{_f(y(p['compliance']))}")
+    if segment:
+        lines.append(segment)
+    for seg in lines:
+        parts.append(f'<polyline points="{" ".join(seg)}" class="trend-line" fill="none"/>')
+    every = max(1, -(-n // 8))
+    for i, p in enumerate(points):
+        label = f"run {display(p['run'])}" + (f", as of {display(p['as_of'])}" if p["as_of"] else "")
+        if i % every == 0 or i == n - 1:
+            anchor = "middle" if n == 1 or 0 < i < n - 1 else ("start" if i == 0 else "end")
+            parts.append(f'<text x="{_f(x(i))}" y="{TREND_H - TREND_B + 16}" text-anchor="{anchor}" class="muted">'
+                         f'#{esc(display(p["run"]))}</text>')
+            if p["as_of"]:
+                parts.append(f'<text x="{_f(x(i))}" y="{TREND_H - TREND_B + 30}" text-anchor="{anchor}" '
+                             f'class="muted small-text">{esc(display(p["as_of"]))}</text>')
+        if p["compliance"] is None:
+            continue
+        tip = (f"{label}: compliance {_pct_text(p['compliance'])} ({p['pass']} pass, {p['fail']} fail, "
+               f"{p['error']} error, {p['waived']} waived)")
+        parts.append(f'<circle cx="{_f(x(i))}" cy="{_f(y(p["compliance"]))}" r="3.5" class="trend-point">'
+                     f"<title>{esc(tip)}</title></circle>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _trend_card(history: Any) -> str:
+    points = history_points(history)
+    if not points:
+        return ""
+    shown = points[-MAX_TREND_RUNS:]
+    decided = [p for p in shown if p["compliance"] is not None]
+    notes = [f"{len(points)} run(s) in the audit trail"
+             + (f"; the last {len(shown)} are drawn" if len(shown) < len(points) else "") + "."]
+    if decided:
+        last = decided[-1]
+        notes.append(f"Latest: {_pct_text(last['compliance'])}")
+        if len(decided) > 1:
+            delta = last["compliance"] - decided[-2]["compliance"]
+            sign = "+" if delta >= 0 else "\u2212"
+            notes[-1] += f" ({sign}{abs(delta):.1f} points since the run before)"
+        notes[-1] += "."
+    return (f'<div class="card chart wide" id="trend"><h3>Compliance over runs</h3>{trend_chart(shown)}'
+            f'<p class="note">{esc(" ".join(notes))}</p></div>')
+
+
+# -------------------------------------------------------------------- charts --
+
+
+def _charts(report: Report, subjects: dict[str, dict], history: Any = None) -> str:
     cards: list[str] = []
+    trend = _trend_card(history)
+    if trend:
+        cards.append(trend)
     by_pkg: dict[str, dict[str, int]] = {}
     for rule_id, s in report.summary.items():
         c = by_pkg.setdefault(_package(rule_id), {k: 0 for k in OUTCOME_RANK})
@@ -263,6 +524,17 @@ def _charts(report: Report, subjects: dict[str, dict]) -> str:
     cards.append(_card("Findings by severity", count_chart(sev_rows, ("fail", "error", "waived"), "findings by severity"),
                        "", _legend(("fail", "error", "waived"))))
 
+    rollups = getattr(report, "rollups", None) or {}
+    if any(rollup_rows(report, dim) for dim, _ in DIMENSIONS):
+        drill = bool(subjects)
+        for dim, _label in DIMENSIONS:
+            cards.append(_rollup_card(report, dim, drill))
+    else:
+        why = ("No projects were audited, so there is nothing to roll up by portfolio or program." if rollups
+               else "This report carries no roll-ups by portfolio or program (it was written by an older "
+                    "version of pmo-rules, or by hand).")
+        cards.append(_card("Compliance by portfolio and program", "", esc(why)))
+
     failing = sorted(((rid, s) for rid, s in report.summary.items()
                       if s.counts.get("fail", 0) + s.counts.get("error", 0)),
                      key=lambda kv: (-(kv[1].counts.get("fail", 0) + kv[1].counts.get("error", 0)),
@@ -271,16 +543,6 @@ def _charts(report: Report, subjects: dict[str, dict]) -> str:
     cards.append(_card("Top failing rules", count_chart(top_rows, ("fail", "error", "waived"), "top failing rules"),
                        "Click a bar to list its findings." if top_rows else "No rule has failures or errors.",
                        _legend(("fail", "error", "waived")) if top_rows else ""))
-
-    checked = [f for f in report.findings if f.outcome != "not_applicable"]
-    passes_listed = sum(1 for f in report.findings if f.outcome == "pass") == report.totals.get("pass", 0)
-    if subjects and checked:
-        cards.append(_group_chart("portfolio", _group_rows(checked, subjects, "portfolio"), passes_listed))
-        cards.append(_group_chart("program", _group_rows(checked, subjects, "program"), passes_listed))
-    else:
-        cards.append(_card("By portfolio and program", "",
-                           "This report does not say which portfolio or program each subject belongs to, "
-                           "so only the charts by PMO function and severity are drawn."))
     return f'<section class="charts" aria-label="charts">{"".join(cards)}</section>'
 
 
@@ -347,6 +609,7 @@ def _findings_data(report: Report, subjects: dict[str, dict], limit: int) -> tup
             "evidence": "\n".join(f"{e.expr} = {display(e.value)}" for e in f.evidence),
             "waiver": w.get("id"), "waiver_detail": detail, "location": f.location,
             "remediation": f.remediation, "note": f.note,
+            "portfolio_key": group_key(info, "portfolio"), "program_key": group_key(info, "program"),
         }
         out.append([_clean_json(values[c]) for c in COLUMNS])
     return out, len(listed)
@@ -360,7 +623,7 @@ def _clean_json(v: Any) -> Any:
 
 def _findings_section(report: Report, subjects: dict[str, dict], limit: int) -> str:
     rows, total = _findings_data(report, subjects, limit)
-    has_groups = bool(subjects)
+    has_groups = any(r[COLUMNS.index(k)] for r in rows for k in ("name", "portfolio", "program"))
     packages = sorted({_package(r) for r in report.summary} | {r[COLUMNS.index("package")] for r in rows})
     pkg_opts = "".join(f'<option value="{esc(p)}">{esc(_function_name(p))}</option>' for p in packages)
     sev_opts = "".join(f'<option value="{s}">{s}</option>' for s in SEVERITIES)
@@ -387,6 +650,9 @@ def _findings_section(report: Report, subjects: dict[str, dict], limit: int) -> 
         '<select id="f-size" aria-label="Rows per page"><option value="50">50 / page</option>'
         '<option value="100" selected>100 / page</option><option value="500">500 / page</option></select>'
         '<button type="button" id="f-prev">\u2039 Prev</button><button type="button" id="f-next">Next \u203a</button>'
+        '<span class="chip" id="f-group" hidden><span id="f-group-label"></span>'
+        '<button type="button" id="f-group-clear" aria-label="Show every program and portfolio" '
+        'title="Clear the program / portfolio filter">\u00d7</button></span>'
         '<span class="count" id="f-count" aria-live="polite"></span></div>'
         '<div class="table-wrap"><table id="findings"><thead><tr>'
         '<th data-key="outcome">Outcome</th><th data-key="severity">Severity</th>'
@@ -481,6 +747,8 @@ def _banner(report: Report) -> str:
 def render(report: Report, options: dict | None = None) -> str:
     options = options or {}
     subjects = subject_index(report, options)
+    drill = bool(subjects)
+    history = options.get("history")
     limit = int(options.get("max_findings", MAX_FINDINGS))
     title = str(options.get("title") or "PMO compliance report")
     css = _asset("html_report.css")
@@ -491,8 +759,9 @@ def render(report: Report, options: dict | None = None) -> str:
         meta += " \u00b7 " + ", ".join(f"{n} {k}" for k, n in recs.items())
     body = (
         f'<header class="top"><h1>{esc(title)}</h1><span class="meta">{esc(meta)}</span></header>'
-        f"<main>{_banner(report)}{_kpis(report)}<div style=\"height:12px\"></div>{_charts(report, subjects)}"
-        f'<div style="height:22px"></div>{_rules_table(report)}{_findings_section(report, subjects, limit)}'
+        f"<main>{_banner(report)}{_kpis(report)}<div style=\"height:12px\"></div>{_charts(report, subjects, history)}"
+        f'<div style="height:22px"></div>{_rules_table(report)}{_rollups_section(report, drill)}'
+        f"{_findings_section(report, subjects, limit)}"
         f"{_waivers_section(report)}{_data_section(report)}</main>"
         f"<footer>Generated by pmo-rules {esc(report.tool_version or '')} from report version {esc(report.version)}. "
         "This file is self-contained: it loads nothing from the network.</footer>"

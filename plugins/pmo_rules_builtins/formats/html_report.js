@@ -5,6 +5,12 @@
  * textContent, never innerHTML. Also makes the server-rendered tables (class
  * "sortable") sortable and lets rule names filter the findings table. A URL fragment
  * `#q=TEXT` pre-fills the search (links to one rule: `#q=rule:RULE-ID`).
+ *
+ * Drill-down: elements with `data-group` ("program" or "portfolio") and `data-value`
+ * (the roll-up chart bars and table names) filter the findings table to that group's
+ * findings (columns `program_key` / `portfolio_key`); so does the fragment
+ * `#filter=program:PGM-001` (value URL-encoded; `&q=TEXT` may follow). A chip shows the
+ * filter and clears it.
  */
 (function () {
   "use strict";
@@ -75,13 +81,18 @@
     prev: document.getElementById("f-prev"),
     next: document.getElementById("f-next"),
     count: document.getElementById("f-count"),
-    controls: document.getElementById("f-controls")
+    controls: document.getElementById("f-controls"),
+    chip: document.getElementById("f-group"),
+    chipLabel: document.getElementById("f-group-label"),
+    chipClear: document.getElementById("f-group-clear")
   };
-  var state = { sort: "outcome", dir: 1, page: 0 };
+  var GROUPS = { program: "Program", portfolio: "Portfolio" };
+  var state = { sort: "outcome", dir: 1, page: 0, group: null };
   var tbody = table.tBodies[0];
   var showGroups = !!data.has_groups;
 
-  function matches(r, q, outcome, severity, pkg) {
+  function matches(r, q, outcome, severity, pkg, group) {
+    if (group && r[group.dim + "_key"] !== group.value) { return false; }
     if (outcome && r.outcome !== outcome) { return false; }
     if (severity && r.severity !== severity) { return false; }
     if (pkg && r["package"] !== pkg) { return false; }
@@ -150,7 +161,8 @@
   function render() {
     var q = (ui.q.value || "").trim().toLowerCase();
     var outcome = ui.outcome.value, severity = ui.severity.value, pkg = ui.pkg.value;
-    var list = rows.filter(function (r) { return matches(r, q, outcome, severity, pkg); });
+    var group = state.group;
+    var list = rows.filter(function (r) { return matches(r, q, outcome, severity, pkg, group); });
     var key = state.sort, type = sortKey(key), dir = state.dir;
     list.sort(function (a, b) {
       var c = compare(a[key], b[key], type);
@@ -178,6 +190,29 @@
       (list.length !== rows.length ? " (filtered from " + rows.length + ")" : "")) : "0 of " + rows.length;
     ui.prev.disabled = state.page === 0;
     ui.next.disabled = state.page >= pages - 1;
+    showGroup();
+  }
+
+  /* ---- drill-down by program / portfolio ------------------------------------------ */
+  function showGroup() {
+    var g = state.group;
+    if (ui.chip) {
+      ui.chip.hidden = !g;
+      ui.chipLabel.textContent = g ? GROUPS[g.dim] + ": " + g.value : "";
+    }
+    Array.prototype.forEach.call(document.querySelectorAll("[data-group]"), function (e) {
+      var on = !!g && e.getAttribute("data-group") === g.dim && e.getAttribute("data-value") === g.value;
+      if (on) { e.classList.add("selected"); } else { e.classList.remove("selected"); }
+      if (e.tagName.toLowerCase() === "button") { e.setAttribute("aria-pressed", on ? "true" : "false"); }
+    });
+  }
+
+  function setGroup(dim, value) {
+    state.group = (dim && GROUPS.hasOwnProperty(dim) && value !== null && value !== undefined) ? { dim: dim, value: value } : null;
+    state.page = 0;
+  }
+  if (ui.chipClear) {
+    ui.chipClear.addEventListener("click", function () { setGroup(null); render(); });
   }
 
   var timer = null;
@@ -207,6 +242,26 @@
     th.addEventListener("keydown", function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); sortBy(); } });
   });
 
+  function groupTarget(t) {
+    while (t && t !== document && !(t.getAttribute && t.getAttribute("data-group"))) { t = t.parentNode; }
+    return (!t || t === document) ? null : t;
+  }
+  function drill(t) {
+    setGroup(t.getAttribute("data-group"), t.getAttribute("data-value"));
+    render();
+    document.getElementById("findings-section").scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+  // Any element with data-group (roll-up bars and names) filters by program or portfolio.
+  document.addEventListener("click", function (ev) {
+    var t = groupTarget(ev.target);
+    if (t) { drill(t); }
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Enter" && ev.key !== " ") { return; }
+    var t = groupTarget(ev.target);
+    if (t && t.tagName.toLowerCase() !== "button") { ev.preventDefault(); drill(t); }
+  });
+
   // Any element with data-rule (rule tables, chart bars, rows) filters the findings table.
   document.addEventListener("click", function (ev) {
     var t = ev.target;
@@ -219,11 +274,22 @@
     document.getElementById("findings-section").scrollIntoView({ behavior: "smooth", block: "start" });
   });
 
-  // A link may carry a search: report.html#q=rule:governance.sponsor-assigned
+  // A link may carry a search: report.html#q=rule:governance.sponsor-assigned, or a
+  // drill-down: report.html#filter=program:PGM-001 (optionally followed by &q=TEXT).
+  function decode(text) {
+    try { return decodeURIComponent(text.replace(/\+/g, " ")); } catch (e) { return text; }
+  }
   function fromHash() {
-    var m = /^#q=(.*)$/.exec(window.location.hash || "");
+    var hash = window.location.hash || "";
+    var f = /^#filter=(program|portfolio):([^&]*)(?:&q=(.*))?$/.exec(hash);
+    if (f) {
+      setGroup(f[1], decode(f[2]));
+      if (f[3] !== undefined) { ui.q.value = decode(f[3]); }
+      return true;
+    }
+    var m = /^#q=(.*)$/.exec(hash);
     if (!m) { return false; }
-    try { ui.q.value = decodeURIComponent(m[1].replace(/\+/g, " ")); } catch (e) { ui.q.value = m[1]; }
+    ui.q.value = decode(m[1]);
     state.page = 0;
     return true;
   }

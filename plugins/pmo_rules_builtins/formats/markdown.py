@@ -1,6 +1,8 @@
 """The Markdown report: a summary fit for a pull-request comment or a wiki page.
 
-Headline compliance, a table per rule, the top failing findings with their evidence,
+Headline compliance, a table per rule, compliance per portfolio and per program (plain and
+budget-weighted, with the number of failing projects; least compliant first, at most
+`top_groups` rows each, default 30), the top failing findings with their evidence,
 evaluation errors, and the waiver register. GitHub-flavoured Markdown.
 
 Every value from data or policies passes through `md`: HTML-significant characters become
@@ -14,6 +16,7 @@ after a table bar or list marker). Long values are shortened.
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from pmo_rules import hookimpl
 from pmo_rules.findings import Finding, Report
@@ -23,6 +26,7 @@ from pmo_rules.values import display
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 ENFORCEMENT_RANK = {"hard": 0, "soft": 1, "advisory": 2}
 TOP_FINDINGS = 25
+TOP_GROUPS = 30
 MAX_EVIDENCE = 6
 MAX_TEXT = 300
 
@@ -49,6 +53,47 @@ def md(value: object, limit: int = MAX_TEXT) -> str:
 
 def _pct(num: int, den: int) -> str:
     return f"{100 * num / den:.1f}%" if den else "n/a"
+
+
+def _ratio(v: object) -> str:
+    """A roll-up ratio (0..1, an exact decimal) as a percentage with one decimal, half up."""
+    if v is None or isinstance(v, bool):
+        return "n/a"
+    try:
+        d = v if isinstance(v, Decimal) else Decimal(str(v))
+        return f"{(d * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    except (ArithmeticError, ValueError):
+        return "n/a"
+
+
+def _count(v: object) -> str:
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else md(v if v is not None else "")
+
+
+def _rollup_lines(report: Report, dim: str, limit: int) -> list[str]:
+    rows = [r for r in (report.rollups or {}).get(dim) or [] if isinstance(r, dict)]
+    if not rows:
+        return []
+
+    def key(r: dict) -> tuple:
+        c = r.get("compliance")
+        try:
+            cv = float(c) if c is not None and not isinstance(c, bool) else None
+        except (TypeError, ValueError):
+            cv = None
+        return (cv is None, cv or 0.0, str(r.get(dim)))
+
+    rows = sorted(rows, key=key)
+    shown = rows[:limit]
+    out = [f"### Compliance by {dim}" + (f" ({len(shown)} least compliant of {len(rows)})" if len(shown) < len(rows)
+                                         else ""), "",
+           f"| {dim} | projects | failing projects | compliance | budget-weighted |",
+           "|---|---:|---:|---:|---:|"]
+    for r in shown:
+        out.append(f"| {md(r.get(dim, ''))} | {_count(r.get('projects'))} | {_count(r.get('failing_projects'))} "
+                   f"| {_ratio(r.get('compliance'))} | {_ratio(r.get('budget_weighted_compliance'))} |")
+    out.append("")
+    return out
 
 
 def _rank(f: Finding) -> tuple:
@@ -81,6 +126,7 @@ def _finding_lines(f: Finding) -> list[str]:
 def render(report: Report, options: dict | None = None) -> str:
     options = options or {}
     top = int(options.get("top", TOP_FINDINGS))
+    top_groups = int(options.get("top_groups", TOP_GROUPS))
     t = report.totals
     decided = t["pass"] + t["fail"]
     out: list[str] = [f"## pmo-rules audit as of {md(report.as_of)}", ""]
@@ -112,6 +158,9 @@ def render(report: Report, options: dict | None = None) -> str:
                        f"| {c.get('pass', 0)} | {c.get('fail', 0)} | {c.get('error', 0)} | {c.get('waived', 0)} "
                        f"| {_pct(c.get('pass', 0), c.get('pass', 0) + c.get('fail', 0))} |")
         out.append("")
+
+    for dim in ("portfolio", "program"):
+        out.extend(_rollup_lines(report, dim, top_groups))
 
     failing = sorted((f for f in report.findings if f.outcome == "fail"), key=_rank)
     if failing:

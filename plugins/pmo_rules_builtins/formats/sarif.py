@@ -1,9 +1,11 @@
 """The SARIF 2.1.0 report: findings for code-scanning tools (GitHub, Azure DevOps, IDEs).
 
 One run; `tool.driver` is `pmo-rules` with one `rules` entry per policy rule (id, a
-PascalCase `name`, `shortDescription` = title, `fullDescription`, `help` = remediation
-when the report carries one, `defaultConfiguration.level`, and `properties` with
-severity, enforcement, tags and outcome counts).
+PascalCase `name`, `shortDescription` = title, `fullDescription` = the rule's
+`description` (else a line made of title, severity, enforcement and location), `help` =
+the rule's `remediation` (else the first finding's), `helpUri` when the rule's `ref` is an
+http(s) URL, `defaultConfiguration.level`, and `properties` with severity, enforcement,
+tags, outcome counts and `ref`).
 
 Each `fail`, `error` and `waived` finding is one result (passes and not-applicable checks
 are counted in the rule's properties, not listed):
@@ -41,6 +43,7 @@ SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas
 LEVEL_BY_SEVERITY = {"critical": "error", "high": "error", "medium": "warning", "low": "warning", "info": "note"}
 REPORTED = ("fail", "error", "waived")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_HTTP_URL = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
 _LOCATION = re.compile(r"^(?P<file>.*):(?P<line>\d+):(?P<col>\d+)$")
 
 
@@ -92,7 +95,8 @@ def _rule(rule_id: str, report: Report, remediation: str | None) -> dict[str, An
     if s is None:
         return {"id": rule_id, "name": _pascal(rule_id), "shortDescription": {"text": rule_id}}
     title = s.title or rule_id
-    full = f"{title} (severity {s.severity}, enforcement {s.enforcement}; defined at {s.location})"
+    full = s.description or f"{title} (severity {s.severity}, enforcement {s.enforcement}; defined at {s.location})"
+    remediation = s.remediation or remediation
     d: dict[str, Any] = {
         "id": rule_id,
         "name": _pascal(rule_id),
@@ -101,6 +105,8 @@ def _rule(rule_id: str, report: Report, remediation: str | None) -> dict[str, An
     }
     if remediation:
         d["help"] = {"text": remediation}
+    if s.ref and _HTTP_URL.match(s.ref):
+        d["helpUri"] = s.ref
     d["defaultConfiguration"] = {"level": LEVEL_BY_SEVERITY.get(s.severity, "warning")}
     d["properties"] = {
         "tags": sorted(set(s.tags)),
@@ -109,6 +115,8 @@ def _rule(rule_id: str, report: Report, remediation: str | None) -> dict[str, An
         "package": rule_id.split(".", 1)[0],
         "counts": dict(s.counts),
     }
+    if s.ref:
+        d["properties"]["ref"] = s.ref
     return d
 
 

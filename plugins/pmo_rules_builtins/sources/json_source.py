@@ -1,29 +1,149 @@
 """JSON source: a file holding one collection (a list) or all of them (an object).
 
-Numbers are read as exact decimals; NaN and Infinity are refused, since no budget is
-"not a number".
+Numbers are read as exact decimals; a record holding NaN or Infinity is refused, naming
+the field, since no budget is "not a number". A record nested too deeply for Python's JSON reader is reported as that
+record's problem (the file is then split into records without recursion), so the other
+records still load.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from pmo_rules import hookimpl
-from pmo_rules.registry import SourceSpec
+from pmo_rules.registry import BadRecord, SourceSpec
 
 
-def _no_constants(name: str):
-    raise ValueError(f"{name} is not a valid number")
+def _constant(name: str) -> float:
+    # NaN, Infinity, -Infinity stay floats, so that validation rejects the record naming
+    # the field ("should be a finite number") and the file's other records still load.
+    return float(name)
 
 
 def loads(text: str):
-    return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+    return json.loads(text, parse_float=Decimal, parse_constant=_constant)
+
+
+# Strings (with a `:` when they are keys) and structural characters: enough to follow
+# nesting without recursion.
+_SCAN = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|[\[\]{},]', re.S)
+
+
+@dataclass(frozen=True)
+class DeepRecord(BadRecord):
+    """A record nested too deeply for Python's JSON reader, with where it gets too deep."""
+
+    field: str = ""
+    id: str | None = None
+
+
+def too_deep(text: str) -> DeepRecord:
+    """The problem of a record too deeply nested to read: its id and the path that nests."""
+    stack: list[list] = []  # per open container: [is_list, current key or index]
+    deepest: list = []
+    depth = 0
+    rid = None
+    for m in _SCAN.finditer(text):
+        tok = m.group(0)
+        c = tok[0]
+        if c == '"':
+            if m.group(1) and stack and not stack[-1][0]:
+                stack[-1][1] = json.loads(tok[: len(tok) - len(m.group(1))])
+            elif len(stack) == 1 and stack[0][1] == "id" and rid is None:
+                rid = json.loads(tok)
+        elif c in "[{":
+            stack.append([c == "[", 0 if c == "[" else ""])
+            if len(stack) > depth:
+                depth = len(stack)
+                if len(deepest) < 5:
+                    deepest = [s[1] for s in stack[:-1]]
+        elif c in "]}":
+            if stack:
+                stack.pop()
+        elif stack and stack[-1][0]:
+            stack[-1][1] += 1
+    path = ".".join(str(p) for p in deepest[:4]) + (".…" if depth > 5 else "")
+    return DeepRecord(f"nested too deeply to read ({depth} levels)", path or "(record)",
+                      rid if isinstance(rid, str) else None)
+
+
+def _split(text: str) -> dict[str, list]:
+    """Collections from a top-level list ("" names it) or object of lists, without recursion:
+    each record is parsed on its own, and one too deep to read becomes a `BadRecord`."""
+    out: dict[str, list] = {}
+    depth = 0
+    key = ""
+    mode = None  # "items": records of a list at depth `level`; "value": one record; "after": a list ended
+    level = 0
+    start = 0
+
+    def add(a: int, b: int) -> None:
+        piece = text[a:b].strip()
+        if not piece:
+            return
+        try:
+            record = loads(piece)
+        except RecursionError:
+            record = too_deep(piece)
+        out.setdefault(key, []).append(record)
+
+    for m in _SCAN.finditer(text):
+        tok = m.group(0)
+        c = tok[0]
+        if c == '"':
+            if depth == 1 and mode is None and m.group(1):
+                key = json.loads(tok[: len(tok) - len(m.group(1))])
+                out.setdefault(key, [])
+                mode, level, start = "value", 1, m.end()
+        elif c in "[{":
+            if depth == 0 and c == "[":
+                key, mode, level, start = "", "items", 1, m.end()
+                out.setdefault(key, [])
+            elif mode == "value" and depth == 1 and c == "[" and not text[start:m.start()].strip():
+                mode, level, start = "items", 2, m.end()
+            depth += 1
+        elif c in "]}":
+            if mode == "items" and depth == level:
+                add(start, m.start())
+                mode = "after" if level == 2 else None
+            elif mode == "value" and depth == 1:
+                add(start, m.start())
+                mode = None
+            depth -= 1
+        elif depth == level and mode == "items":
+            add(start, m.start())
+            start = m.end()
+        elif depth == 1 and mode in ("value", "after"):
+            if mode == "value":
+                add(start, m.start())
+            mode = None
+    return out
 
 
 def load(path: Path) -> dict[str, list]:
-    data = loads(path.read_text(encoding="utf-8-sig"))
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start].decode("utf-8", errors="replace")
+        line = before.count("\n") + 1
+        col = len(before) - before.rfind("\n")
+        raise ValueError(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line}, column {col};"
+                         " save the file as UTF-8") from None
+    if not text.strip():
+        raise ValueError("the file is empty; a JSON data file holds a list of records (`[]` for none)"
+                         " or an object of collections")
+    try:
+        data = loads(text)
+    except RecursionError:
+        parts = _split(text)
+        if "" in parts:
+            return {path.stem: parts[""]}
+        return parts
     if isinstance(data, list):
         return {path.stem: data}
     if isinstance(data, dict):

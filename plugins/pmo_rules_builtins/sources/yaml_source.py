@@ -23,11 +23,22 @@ class _Loader(yaml.SafeLoader):
 def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
     text = loader.construct_scalar(node).replace("_", "")
     if text.lower() in (".nan", ".inf", "-.inf", "+.inf"):
-        raise ValueError(f"{text} is not a valid number")
+        # Kept as a float, so that validation rejects the record naming the field.
+        return float(text.lower().replace(".", ""))  # type: ignore[return-value]
     return Decimal(text)
 
 
 _Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode):
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:  # 2026-02-30: kept as text, so that validation names the record and field
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?$"),
