@@ -1,7 +1,8 @@
 """The terminal report: what a PMO lead reads first. Plain text, no colour codes from data.
 
 Every value that came from data or policies passes through `_clean`, so a project name
-carrying ANSI escapes or newlines cannot rewrite the terminal.
+carrying ANSI escapes, newlines or bidi overrides cannot rewrite the terminal: they are
+shown as `\x1b`, `\u202e`, and line breaks as spaces.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from pmo_rules.findings import Report
 from pmo_rules.registry import FormatSpec
 from pmo_rules.values import display
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0/C1 controls (ESC starts ANSI sequences), line and paragraph separators, bidi
+# embeddings, overrides and isolates (and the marks), and lone surrogates (not writable as UTF-8).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                      "\ud800-\udfff]")
 
 
 def _clean(text: object) -> str:
