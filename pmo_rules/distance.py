@@ -266,7 +266,10 @@ def _grouped(value: Decimal) -> str:
     text = format_number(value)
     sign = "-" if text.startswith("-") else ""
     whole, dot, frac = text.lstrip("-").partition(".")
-    return f"{sign}{int(whole):,}{dot}{frac}"
+    groups = []
+    while len(whole) > 3:  # grouped by hand: int() refuses very long digit strings
+        whole, groups = whole[:-3], [whole[-3:], *groups]
+    return f"{sign}{','.join([whole, *groups])}{dot}{frac}"
 
 
 def _now(value: Any, op: str, bound: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +18,18 @@ from .values import Duration, format_number
 _str = json.JSONEncoder(ensure_ascii=False).encode
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(value: Any, indent: int | None = 2) -> str:
     parts: list[str] = []
     _write(value, parts, indent, 0)
-    return "".join(parts)
+    text = "".join(parts)
+    if not text.isascii() and _SURROGATE.search(text):
+        # A lone surrogate (JSON input may hold `\ud800`) cannot be written as UTF-8: keep
+        # it as the JSON escape it came from. Surrogates only ever occur inside strings.
+        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
 
 
 def _write(v: Any, out: list[str], indent: int | None, level: int) -> None:

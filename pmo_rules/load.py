@@ -9,6 +9,7 @@ converted the way pydantic converts built-in ones.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +34,7 @@ MAX_DATA_DEPTH = 100
 #: Numbers must have a magnitude below 10**28 and be 0 or at least 10**-28: the language
 #: computes with 28 significant digits, and printing 1E+400000000 would take 400 MB.
 NUMBER_EXPONENTS = (-28, 27)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _COLLECTION_OF = {model: name for name, model in COLLECTION_MODELS.items()}
 
 
@@ -88,7 +90,13 @@ def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dic
     except Exception as exc:  # noqa: BLE001 - name the plugin
         raise PluginError(spec.plugin, f"source `{spec.name}` failed on {file}: {type(exc).__name__}: {exc}") from None
     if not isinstance(collections, dict):
-        raise PluginError(spec.plugin, f"source `{spec.name}` returned a {type(collections).__name__}, not collections")
+        raise PluginError(spec.plugin, f"source `{spec.name}` returned a {type(collections).__name__} for {file},"
+                                       " not a dict of collections ({\"projects\": [...]})")
+    for coll, records in collections.items():
+        if not isinstance(coll, str) or not isinstance(records, (list, tuple)):
+            what = f"collection `{coll}`" if isinstance(coll, str) else f"a {type(coll).__name__} key ({coll!r:.40})"
+            raise PluginError(spec.plugin, f"source `{spec.name}` returned {what} for {file} as a "
+                                           f"{type(records).__name__}, not a list of records")
     result.files.append(str(file))
     name = str(file)
     for coll, records in collections.items():
@@ -115,14 +123,14 @@ def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[
                     extension: Extension | None = None) -> dict | None:
     if isinstance(raw, BadRecord):
         # A source may say where in the record the problem is (`field`, `id` attributes).
-        rejected.append(Rejected(file=file, record=index, id=getattr(raw, "id", None),
+        rejected.append(Rejected(file=file, record=index, id=_safe(getattr(raw, "id", None)),
                                  field=getattr(raw, "field", "") or "(record)", message=raw.message))
         return None
     if not isinstance(raw, dict):
         rejected.append(Rejected(file=file, record=index, field="(record)",
                                  message=f"a record must be an object, not {type(raw).__name__}"))
         return None
-    rid = raw.get("id") if isinstance(raw.get("id"), str) else None
+    rid = _safe(raw.get("id")) if isinstance(raw.get("id"), str) else None
     collection = _COLLECTION_OF.get(model)
     if extension is not None and collection is not None and extension.extends(collection):
         raw = extension.coerce(collection, raw)
@@ -158,14 +166,18 @@ def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[
 
 
 def _out_of_bounds(record: dict) -> tuple[str, str] | None:
-    """(field path, problem) of a value nested too deeply or a number out of range, if any.
+    """(field path, problem) of a value nested too deeply, a number out of range or text
+    that is not Unicode (a lone surrogate cannot even be written to a UTF-8 report), if any.
 
     Iterative, so that it can also describe a raw record too deep for recursion."""
     lo, hi = NUMBER_EXPONENTS
     stack: list[tuple[Any, tuple]] = [(record, ())]
     while stack:
         node, path = stack.pop()
-        for k, v in (node.items() if node.__class__ is dict else enumerate(node)):
+        is_dict = node.__class__ is dict
+        for k, v in (node.items() if is_dict else enumerate(node)):
+            if is_dict and k.__class__ is str and not k.isascii() and _SURROGATE.search(k):
+                return _path(path + (_safe(k),)), "a field name holds a lone UTF-16 surrogate, which is not Unicode text"
             c = v.__class__
             if c is Decimal:
                 a = v.adjusted()
@@ -175,11 +187,22 @@ def _out_of_bounds(record: dict) -> tuple[str, str] | None:
                     if v or a < -1000:  # a zero is fine at any size, but 0E-400000000 prints 400 MB
                         return _path(path + (k,)), (f"number {v} is out of range: a number must be less than"
                                                     f" 1E+{hi + 1} in size and be 0 or at least 1E{lo}")
+            elif c is str:
+                if not v.isascii() and _SURROGATE.search(v):
+                    return _path(path + (k,)), ("text holds a lone UTF-16 surrogate (such as a JSON \\ud800"
+                                                " escape), which is not Unicode text")
             elif c is dict or c is list:
                 if len(path) + 1 >= MAX_DATA_DEPTH:
                     return _path(path[:4]) + ".…", f"nests more than {MAX_DATA_DEPTH} levels deep"
                 stack.append((v, path + (k,)))
     return None
+
+
+def _safe(text: str | None) -> str | None:
+    """Text as reports can print it: lone surrogates become U+FFFD."""
+    if text is None or text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _path(parts: tuple) -> str:

@@ -161,7 +161,8 @@ def parse_expression(text: str, name: str = "<expr>", line: int = 1, column: int
     return expr, diags
 
 
-_ROUGH_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[A-Za-z0-9_.%-]+|\S')
+# Never fewer tokens than the parser's lexer finds (`a.b-c` is five, a number one).
+_ROUGH_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|\d[A-Za-z0-9_.%-]*|\S')
 
 
 def _check_tokens(text: str, name: str) -> Diagnostic | None:

@@ -14,6 +14,7 @@ import click
 
 from .. import __version__
 from ..errors import PmoError, PolicyError
+from ..source import escaped
 
 
 class _Group(click.Group):
@@ -24,7 +25,7 @@ class _Group(click.Group):
             click.echo(exc.diagnostics.render(), err=True)
             ctx.exit(2)
         except PmoError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo("\n".join(escaped(line) for line in f"error: {exc}".split("\n")), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise

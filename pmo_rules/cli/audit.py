@@ -26,6 +26,7 @@ from .common import (
     param_options,
     policies_option,
     policy_paths,
+    render_format,
     schema_extension_option,
 )
 
@@ -108,7 +109,7 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
         except AuditTrailError as exc:
             trail_error = exc
     for f, target in zip(fmts, targets):
-        text = registry.formats[f].render(report, dict(options))
+        text = render_format(registry.formats[f], report, dict(options))
         if target is None:
             sys.stdout.write(text)
             continue

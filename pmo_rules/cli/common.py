@@ -79,3 +79,16 @@ def effective_as_of(cli: str | None, config: Config) -> dt.date:
 
 def effective_schema_extension(cli: str | None, config: Config) -> Path | None:
     return Path(cli) if cli else config.schema_extension
+
+
+def render_format(spec, report, options: dict) -> str:
+    """Render with a format plugin; a plugin that raises or returns garbage is named."""
+    from ..errors import PluginError
+
+    try:
+        text = spec.render(report, options)
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, named
+        raise PluginError(spec.plugin, f"format `{spec.name}` failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(text, str):
+        raise PluginError(spec.plugin, f"format `{spec.name}` returned a {type(text).__name__}, not text")
+    return text

@@ -11,6 +11,7 @@ import click
 
 from .. import api
 from ..explain import explain
+from ..source import escaped
 from .common import parse_as_of, parse_params, paths, policies_option
 
 
@@ -30,4 +31,9 @@ def command(rule: str, subject: str, policies, data, as_of, params) -> None:
                                   overrides=parse_params(params))
     loaded = api.load_data(paths(data), session)
     result = explain(program, loaded.snapshot, rule, subject, as_of_date)
-    click.echo(result.render(), nl=False)
+    click.echo(escaped_lines(result.render()), nl=False)
+
+
+def escaped_lines(text: str) -> str:
+    """Data can carry ANSI escapes or carriage returns; keep the layout, neutralise the rest."""
+    return "\n".join(escaped(line) for line in text.split("\n"))

@@ -13,6 +13,7 @@ import click
 from .. import api
 from ..errors import UsageError
 from ..storage import AuditTrail
+from .common import render_format
 
 
 @click.command("report")
@@ -29,7 +30,7 @@ def command(db: str, run: str, fmt: str, output: str | None) -> None:
         raise UsageError(f"unknown format `{fmt}`; available: {', '.join(sorted(formats))}")
     with AuditTrail.open(db) as trail:
         report = trail.report(run)
-    text = formats[fmt].render(report, {})
+    text = render_format(formats[fmt], report, {})
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)

@@ -139,8 +139,8 @@ def distance_hint(cond: ast.Expr, operand: Any, env: _Env) -> str | None:
     try:
         left, right = operand(cond.left), operand(cond.right)
         return distance(cond.op, cond.left, left, cond.right, right, env)
-    except EvalError:
-        return None
+    except (EvalError, ArithmeticError, ValueError):
+        return None  # no hint is better than a wrong one; the finding itself stands
     finally:
         env.recording = saved
 

@@ -139,7 +139,7 @@ def _result(f: Finding, rule_index: int, subjects: dict[str, dict]) -> dict[str,
         "message": {"text": _msg(text)},
         "locations": [location],
         "partialFingerprints": {
-            "pmoRulesSubject/v1": hashlib.sha256(f"{f.rule}\x00{f.subject}".encode()).hexdigest()[:32],
+            "pmoRulesSubject/v1": hashlib.sha256(f"{f.rule}\x00{f.subject}".encode("utf-8", "surrogatepass")).hexdigest()[:32],
         },
     }
     if f.outcome == "waived" and f.waiver:
