@@ -96,8 +96,11 @@ def _evaluate_share(program: Program, snapshot: Snapshot, as_of: dt.date, includ
         done = 0
         try:
             with time_limit(seconds, what):
+                env = _Env(program, params, run)
                 for subject in chosen:
-                    env = _Env(program, params, run)
+                    env.vars = {}  # one Env per rule, fresh state per subject
+                    env.evidence = {}
+                    env.recording = True
                     res = evaluate_subject(subject, env)
                     done += 1
                     counts[res.outcome] += 1
