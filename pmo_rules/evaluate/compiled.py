@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -303,27 +304,14 @@ class Compiler:
             return coalesce
         arith = ops.arith
         D = decimal.Decimal
-        if op == "+":
-            def add(env: _Env) -> Any:
+        fast = {"+": operator.add, "-": operator.sub, "*": operator.mul}.get(op)
+        if fast is not None:
+            def arith_fast(env: _Env) -> Any:
                 lv, rv = left(env), right(env)
                 if lv.__class__ is D and rv.__class__ is D:
-                    return lv + rv
+                    return fast(lv, rv)  # the common case: two numbers, no null, no dates
                 return arith(op, lv, rv, e)
-            return add
-        if op == "-":
-            def sub(env: _Env) -> Any:
-                lv, rv = left(env), right(env)
-                if lv.__class__ is D and rv.__class__ is D:
-                    return lv - rv
-                return arith(op, lv, rv, e)
-            return sub
-        if op == "*":
-            def mul(env: _Env) -> Any:
-                lv, rv = left(env), right(env)
-                if lv.__class__ is D and rv.__class__ is D:
-                    return lv * rv
-                return arith(op, lv, rv, e)
-            return mul
+            return arith_fast
         return lambda env: arith(op, left(env), right(env), e)
 
     def _compare(self, e: ast.Compare, local: frozenset[str]) -> Fn:

@@ -16,12 +16,12 @@ after a table bar or list marker). Long values are shortened.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
 
 from pmo_rules import hookimpl
 from pmo_rules.findings import Finding, Report
 from pmo_rules.registry import FormatSpec
 from pmo_rules.values import display
+from pmo_rules_builtins.formats.html import ratio_text
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 ENFORCEMENT_RANK = {"hard": 0, "soft": 1, "advisory": 2}
@@ -55,17 +55,6 @@ def _pct(num: int, den: int) -> str:
     return f"{100 * num / den:.1f}%" if den else "n/a"
 
 
-def _ratio(v: object) -> str:
-    """A roll-up ratio (0..1, an exact decimal) as a percentage with one decimal, half up."""
-    if v is None or isinstance(v, bool):
-        return "n/a"
-    try:
-        d = v if isinstance(v, Decimal) else Decimal(str(v))
-        return f"{(d * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
-    except (ArithmeticError, ValueError):
-        return "n/a"
-
-
 def _count(v: object) -> str:
     return str(v) if isinstance(v, int) and not isinstance(v, bool) else md(v if v is not None else "")
 
@@ -91,7 +80,7 @@ def _rollup_lines(report: Report, dim: str, limit: int) -> list[str]:
            "|---|---:|---:|---:|---:|"]
     for r in shown:
         out.append(f"| {md(r.get(dim, ''))} | {_count(r.get('projects'))} | {_count(r.get('failing_projects'))} "
-                   f"| {_ratio(r.get('compliance'))} | {_ratio(r.get('budget_weighted_compliance'))} |")
+                   f"| {ratio_text(r.get('compliance'))} | {ratio_text(r.get('budget_weighted_compliance'))} |")
     out.append("")
     return out
 
