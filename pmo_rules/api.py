@@ -253,24 +253,12 @@ def audit_text(
     `data` holds raw records per collection, validated exactly as files are.
     Raises PolicyError if the policy does not check.
     """
-    from .findings import Rejected
-    from .load import LoadResult, validate_record
-    from .schema.models import COLLECTION_MODELS
-    from .snapshot import Snapshot
+    from .load import load_collections
 
     session = session or Session.create()
     program, diags = check_text(text, session, name)
     if program is None:
         raise PolicyError(diags)
-    rejected: list[Rejected] = []
-    snap = Snapshot()
-    for coll, records in data.items():
-        target = getattr(snap, coll)
-        for i, raw in enumerate(records, start=1):
-            rec = validate_record(COLLECTION_MODELS[coll], raw, f"<{coll}>", i, rejected,
-                                  extension=session.extension)
-            if rec is not None:
-                target.append(rec)
-    loaded = LoadResult(snap, [], rejected, {c: len(getattr(snap, c)) for c in COLLECTION_MODELS})
+    loaded = load_collections(data, extension=session.extension)
     day = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
     return audit(program, loaded, day, include_passes=include_passes, evaluator=evaluator)

@@ -7,7 +7,6 @@ digits as JSON numbers.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,10 +78,3 @@ class Report(BaseModel):
     rollups: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     # Name, program and portfolio of every project that has a finding (for drill-down).
     subjects: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-
-def decimal_free(value: Any) -> Any:
-    """For formats that cannot print Decimal digits: numbers become exact text-free JSON."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 10**15 else float(value)
-    return value

@@ -10,6 +10,7 @@ converted the way pydantic converts built-in ones.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -98,25 +99,41 @@ def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dic
             raise PluginError(spec.plugin, f"source `{spec.name}` returned {what} for {file} as a "
                                            f"{type(records).__name__}, not a list of records")
     result.files.append(str(file))
-    name = str(file)
+    add_collections(result, seen_ids, collections, str(file), extension)
+
+
+def add_collections(result: LoadResult, seen_ids: dict[str, dict[str, str]], collections: dict[str, Any],
+                    name: str | Callable[[str], str], extension: Extension | None = None) -> None:
+    """Validate raw records per collection into the snapshot: invalid records and repeated
+    ids are quarantined in `result.rejected`. `name` labels the origin (a file name, or a
+    function of the collection for inline data)."""
     for coll, records in collections.items():
+        origin = name(coll) if callable(name) else name
         if coll not in COLLECTION_MODELS:
-            result.rejected.append(Rejected(file=name, record=0, field=coll,
+            result.rejected.append(Rejected(file=origin, record=0, field=coll,
                                             message=f"unknown collection `{coll}` (expected {', '.join(COLLECTIONS)})"))
             continue
         model = COLLECTION_MODELS[coll]
         target = getattr(result.snapshot, coll)
         for i, raw in enumerate(records, start=1):
-            rec = validate_record(model, raw, name, i, result.rejected, extension=extension)
+            rec = validate_record(model, raw, origin, i, result.rejected, extension=extension)
             if rec is None:
                 continue
             rid = rec["id"]
             if rid in seen_ids[coll]:
-                result.rejected.append(Rejected(file=name, record=i, id=rid, field="id",
+                result.rejected.append(Rejected(file=origin, record=i, id=rid, field="id",
                                                 message=f"duplicate id `{rid}` (first seen in {seen_ids[coll][rid]})"))
                 continue
-            seen_ids[coll][rid] = f"{name} record {i}"
+            seen_ids[coll][rid] = f"{origin} record {i}"
             target.append(rec)
+
+
+def load_collections(data: dict[str, list], *, extension: Extension | None = None) -> LoadResult:
+    """A LoadResult from inline raw records (`{"projects": [...], ...}`), validated like files."""
+    result = LoadResult(Snapshot())
+    add_collections(result, {c: {} for c in COLLECTIONS}, data, lambda coll: f"<{coll}>", extension)
+    result.records = {c: len(getattr(result.snapshot, c)) for c in COLLECTIONS}
+    return result
 
 
 def validate_record(model: Any, raw: Any, file: str, index: int, rejected: list[Rejected], *,

@@ -180,21 +180,9 @@ def test_parallel_workers_equal_one_worker(seed):
 
     data = generate_portfolio(150, seed=seed)
     program, _ = api.load_program([bundled("policies")], SESSION)
-    loaded_policy_text = None  # the library itself, through the loaded program
-    del loaded_policy_text
-    from pmo_rules.findings import Rejected
-    from pmo_rules.load import LoadResult, validate_record
-    from pmo_rules.schema.models import COLLECTION_MODELS
-    from pmo_rules.snapshot import Snapshot
+    from pmo_rules.load import load_collections
 
-    rejected: list[Rejected] = []
-    snap = Snapshot()
-    for coll, records in data.items():
-        for i, raw in enumerate(records, start=1):
-            rec = validate_record(COLLECTION_MODELS[coll], raw, coll, i, rejected)
-            if rec is not None:
-                getattr(snap, coll).append(rec)
-    loaded = LoadResult(snap, [], rejected, {})
+    loaded = load_collections(data)
     one = api.audit(program, loaded, AS_OF, evaluator=IndexedEvaluator(1), include_passes=True)
     two = api.audit(program, loaded, AS_OF, evaluator=IndexedEvaluator(2), include_passes=True)
     ref = api.audit(program, loaded, AS_OF, evaluator=ReferenceEvaluator(), include_passes=True)

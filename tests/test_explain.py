@@ -17,10 +17,8 @@ from pmo_rules.cli import main
 from pmo_rules.distance import distance
 from pmo_rules.errors import UsageError
 from pmo_rules.explain import explain
-from pmo_rules.load import LoadResult, validate_record
+from pmo_rules.load import load_collections
 from pmo_rules.parse import parse_expression
-from pmo_rules.schema.models import COLLECTION_MODELS
-from pmo_rules.snapshot import Snapshot
 from pmo_rules.values import Duration
 
 AS_OF = dt.date(2026, 11, 26)
@@ -36,14 +34,8 @@ def library(session):
 def inline(session, text: str, data: dict[str, list[dict]]):
     program, diags = api.check_text(text, session, "t.pmo")
     assert program is not None, diags.render()
-    snap = Snapshot()
-    rejected: list = []
-    for coll, records in data.items():
-        for i, raw in enumerate(records, start=1):
-            rec = validate_record(COLLECTION_MODELS[coll], raw, f"<{coll}>", i, rejected)
-            assert rec is not None, rejected
-            getattr(snap, coll).append(rec)
-    loaded = LoadResult(snap, [], rejected, {c: len(getattr(snap, c)) for c in COLLECTION_MODELS})
+    loaded = load_collections(data)
+    assert loaded.rejected == [], loaded.rejected
     return program, loaded
 
 

@@ -267,36 +267,19 @@ class Compiler:
         left, right = self.expr(e.left, local), self.expr(e.right, local)
         le, re_ = e.left, e.right
         truth = ops.truth
-        if op == "and":
-            def and_(env: _Env) -> Any:
-                lv = truth(left(env), le, "`and`")
-                if lv is False:
-                    return False
-                rv = truth(right(env), re_, "`and`")
-                if rv is False:
-                    return False
-                return None if lv is None or rv is None else True
-            return and_
-        if op == "or":
-            def or_(env: _Env) -> Any:
-                lv = truth(left(env), le, "`or`")
-                if lv is True:
-                    return True
-                rv = truth(right(env), re_, "`or`")
-                if rv is True:
-                    return True
-                return None if lv is None or rv is None else False
-            return or_
-        if op == "implies":
-            def implies(env: _Env) -> Any:
-                lv = truth(left(env), le, "`implies`")
-                if lv is False:
-                    return True
-                rv = truth(right(env), re_, "`implies`")
-                if rv is True:
-                    return True
-                return None if lv is None or rv is None else False
-            return implies
+        if op in ops.LOGIC:
+            left_stop, left_result, right_stop, right_result, otherwise = ops.LOGIC[op]
+            what = f"`{op}`"
+
+            def logic(env: _Env) -> Any:
+                lv = truth(left(env), le, what)
+                if lv is left_stop:
+                    return left_result
+                rv = truth(right(env), re_, what)
+                if rv is right_stop:
+                    return right_result
+                return None if lv is None or rv is None else otherwise
+            return logic
         if op == "??":
             def coalesce(env: _Env) -> Any:
                 lv = left(env)
@@ -447,7 +430,7 @@ class Compiler:
             if func == "count":
                 return decimal.Decimal(len(values))
             if func in AGG_BOOL:
-                return _fold_bool(func, [(v, src) for v in values], lazy=False)
+                return _fold_bool(func, [(v, src) for v in values])
             return ops.aggregate_values(func, values, e, duration_zero)
         return plain
 

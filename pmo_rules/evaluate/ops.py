@@ -155,6 +155,16 @@ def negate(v: Any, e: ast.Unary) -> Any:
     raise EvalError(f"cannot negate a {type_name(v)}: `{e.operand.text}`", e.span, e.operand.text)
 
 
+# Three-valued `and`/`or`/`implies`, left to right, stopping as soon as the result is known:
+# op -> (left value that decides, its result, right value that decides, its result,
+#         result when neither decided and neither side is null; otherwise null).
+LOGIC = {
+    "and": (False, False, False, False, True),
+    "or": (True, True, True, True, False),
+    "implies": (False, True, True, True, False),
+}
+
+
 def truth(v: Any, e: ast.Expr, what: str) -> bool | None:
     """A condition's value: True, False or None (unknown); anything else is a type error."""
     if v is None or v is True or v is False:

@@ -31,7 +31,7 @@ class _Env:
     """Everything an expression can see while one (rule, subject) pair is evaluated."""
 
     __slots__ = ("vars", "params", "snapshot", "today", "functions", "metric_cache", "evidence",
-                 "recording", "regexes", "duration_sums", "narrow", "run")
+                 "recording", "regexes", "duration_sums", "run")
 
     def __init__(self, program: Program, params: dict[str, Any], run: RunContext):
         self.vars: dict[str, Any] = {}
@@ -45,8 +45,6 @@ class _Env:
         self.recording = True
         self.regexes = run.regexes
         self.duration_sums = program.duration_sums
-        # The indexed evaluator narrows joined comprehensions here; the reference never does.
-        self.narrow: Any = None
 
     def record(self, key: str, value: Any) -> None:
         if self.recording and key not in self.evidence:
@@ -334,30 +332,16 @@ def _unary(e: ast.Unary, env: _Env) -> Any:
 
 def _binary(e: ast.Binary, env: _Env) -> Any:
     op = e.op
-    if op == "and":
-        lv = ops.truth(evaluate(e.left, env), e.left, "`and`")
-        if lv is False:
-            return False
-        rv = ops.truth(evaluate(e.right, env), e.right, "`and`")
-        if rv is False:
-            return False
-        return None if lv is None or rv is None else True
-    if op == "or":
-        lv = ops.truth(evaluate(e.left, env), e.left, "`or`")
-        if lv is True:
-            return True
-        rv = ops.truth(evaluate(e.right, env), e.right, "`or`")
-        if rv is True:
-            return True
-        return None if lv is None or rv is None else False
-    if op == "implies":
-        lv = ops.truth(evaluate(e.left, env), e.left, "`implies`")
-        if lv is False:
-            return True
-        rv = ops.truth(evaluate(e.right, env), e.right, "`implies`")
-        if rv is True:
-            return True
-        return None if lv is None or rv is None else False
+    if op in ops.LOGIC:
+        left_stop, left_result, right_stop, right_result, otherwise = ops.LOGIC[op]
+        what = f"`{op}`"
+        lv = ops.truth(evaluate(e.left, env), e.left, what)
+        if lv is left_stop:
+            return left_result
+        rv = ops.truth(evaluate(e.right, env), e.right, what)
+        if rv is right_stop:
+            return right_result
+        return None if lv is None or rv is None else otherwise
     if op == "??":
         lv = evaluate(e.left, env)
         return lv if lv is not None else evaluate(e.right, env)
@@ -404,7 +388,7 @@ def _call(e: ast.Call, env: _Env) -> Any:
         if e.func == "count":
             return decimal.Decimal(len(values))
         if e.func in AGG_BOOL:
-            return _fold_bool(e.func, [(v, e.args[0]) for v in values], lazy=False)
+            return _fold_bool(e.func, [(v, e.args[0]) for v in values])
         return ops.aggregate_values(e.func, values, e, e.span in env.duration_sums)
     spec = env.functions[e.func]
     args = [evaluate(a, env) for a in e.args]
@@ -453,7 +437,7 @@ def _metric(spec: FunctionSpec, e: ast.Call, args: list[Any], env: _Env) -> Any:
     return value
 
 
-def _fold_bool(agg: str, items: list[tuple[Any, ast.Expr]], lazy: bool) -> Any:
+def _fold_bool(agg: str, items: list[tuple[Any, ast.Expr]]) -> Any:
     unknown = False
     for v, src in items:
         b = ops.truth(v, src, f"`{agg}`")
@@ -474,8 +458,6 @@ def _comprehension(e: ast.Comprehension, env: _Env) -> Any:
         raise EvalError(f"`{e.collection.text}` is null, so `{e.agg}` cannot be decided", e.collection.span, e.collection.text, value=None)
     if not isinstance(coll, list):
         raise EvalError(f"`{e.collection.text}` is a {type_name(coll)}, not a collection", e.collection.span)
-    if env.narrow is not None:
-        coll = env.narrow(e, coll, env)
     had = e.var in env.vars
     saved = env.vars.get(e.var)
     try:

@@ -58,22 +58,22 @@ def _bac(project: dict) -> Decimal | None:
     return _num(project, "budget", "approved")
 
 
-def cv(project: dict) -> Decimal | None:
-    """Cost variance: EV - AC. Null when either is missing."""
-    ev, ac = _num(project, "budget", "earned_value"), _num(project, "budget", "actual_cost")
-    if ev is None or ac is None:
+def _budget_difference(project: dict, minuend: str, subtrahend: str) -> Decimal | None:
+    a, b = _num(project, "budget", minuend), _num(project, "budget", subtrahend)
+    if a is None or b is None:
         return None
     with decimal.localcontext(DECIMAL_CONTEXT):
-        return ev - ac
+        return a - b
+
+
+def cv(project: dict) -> Decimal | None:
+    """Cost variance: EV - AC. Null when either is missing."""
+    return _budget_difference(project, "earned_value", "actual_cost")
 
 
 def sv(project: dict) -> Decimal | None:
     """Schedule variance: EV - PV. Null when either is missing."""
-    ev, pv = _num(project, "budget", "earned_value"), _num(project, "budget", "planned_value")
-    if ev is None or pv is None:
-        return None
-    with decimal.localcontext(DECIMAL_CONTEXT):
-        return ev - pv
+    return _budget_difference(project, "earned_value", "planned_value")
 
 
 def eac(project: dict) -> Decimal | None:
