@@ -152,28 +152,10 @@ def render(report: Report, options: dict | None = None) -> str:
         out.extend(_rollup_lines(report, dim, top_groups))
 
     failing = sorted((f for f in report.findings if f.outcome == "fail"), key=_rank)
-    if failing:
-        shown = failing[:top]
-        out.append(f"### Top failing findings ({len(shown)} of {len(failing)})")
-        out.append("")
-        for f in shown:
-            out.extend(_finding_lines(f))
-        if len(failing) > len(shown):
-            out.append("")
-            out.append(f"_\u2026 and {len(failing) - len(shown)} more failing finding(s); see the full report._")
-        out.append("")
-
+    out.extend(_finding_section("Top failing findings", failing, top,
+                                "more failing finding(s); see the full report."))
     errors = sorted((f for f in report.findings if f.outcome == "error"), key=_rank)
-    if errors:
-        shown = errors[:top]
-        out.append(f"### Evaluation errors ({len(shown)} of {len(errors)})")
-        out.append("")
-        for f in shown:
-            out.extend(_finding_lines(f))
-        if len(errors) > len(shown):
-            out.append("")
-            out.append(f"_\u2026 and {len(errors) - len(shown)} more; see the full report._")
-        out.append("")
+    out.extend(_finding_section("Evaluation errors", errors, top, "more; see the full report."))
 
     if report.waivers:
         out.append("### Waivers")
@@ -204,3 +186,17 @@ def render(report: Report, options: dict | None = None) -> str:
 @hookimpl
 def pmo_rules_formats(register):
     register(FormatSpec("markdown", render, ".md", "Markdown summary for pull requests and wikis"))
+
+
+def _finding_section(title: str, findings: list, top: int, more: str) -> list[str]:
+    """A heading, the first `top` findings, and how many more there are."""
+    if not findings:
+        return []
+    shown = findings[:top]
+    out = [f"### {title} ({len(shown)} of {len(findings)})", ""]
+    for f in shown:
+        out.extend(_finding_lines(f))
+    if len(findings) > len(shown):
+        out.extend(["", f"_\u2026 and {len(findings) - len(shown)} {more}_"])
+    out.append("")
+    return out
