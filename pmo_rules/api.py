@@ -17,6 +17,7 @@ from .diagnostics import Diagnostic, DiagnosticList
 from .errors import PluginError, PolicyError, UsageError
 from .evaluate import Evaluation
 from .evaluate.engine import IndexedEvaluator
+from .gcpause import gc_paused
 from .findings import DataSummary, Evidence, Finding, Report, RuleSummary
 from .load import LoadResult, load_paths
 from .pluginmanager import make_plugin_manager
@@ -147,7 +148,8 @@ def _display_path(p: Path) -> str:
 
 
 def load_data(paths: list[Path], session: Session) -> LoadResult:
-    return load_paths(paths or [sample_data()], session.registry, extension=session.extension)
+    with gc_paused():
+        return load_paths(paths or [sample_data()], session.registry, extension=session.extension)
 
 
 def audit(
@@ -161,8 +163,9 @@ def audit(
     fail_on: str | None = None,
 ) -> Report:
     ev = evaluator or IndexedEvaluator()
-    evaluation = ev.evaluate(program, data.snapshot, as_of, include_passes=include_passes)  # type: ignore[attr-defined]
-    return build_report(program, evaluation, data, as_of, problems or [], fail_on=fail_on)
+    with gc_paused():
+        evaluation = ev.evaluate(program, data.snapshot, as_of, include_passes=include_passes)  # type: ignore[attr-defined]
+        return build_report(program, evaluation, data, as_of, problems or [], fail_on=fail_on)
 
 
 def build_report(program: Program, evaluation: Evaluation, data: LoadResult, as_of: dt.date,

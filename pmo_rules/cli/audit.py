@@ -16,6 +16,7 @@ import click
 from .. import api
 from ..errors import UsageError
 from ..evaluate.engine import IndexedEvaluator
+from ..gcpause import gc_paused
 from .common import (
     config_for,
     config_option,
@@ -109,7 +110,8 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
         except AuditTrailError as exc:
             trail_error = exc
     for f, target in zip(fmts, targets):
-        text = render_format(registry.formats[f], report, dict(options))
+        with gc_paused():
+            text = render_format(registry.formats[f], report, dict(options))
         if target is None:
             sys.stdout.write(text)
             continue
