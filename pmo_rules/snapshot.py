@@ -41,23 +41,24 @@ class Snapshot:
     def _build_view(self, name: str) -> list[dict]:
         key = VIEWS[name]
         items: list[dict] = []
+        ids = self._ids
+        append = items.append
         for project in self.projects:
-            children = project.get(key) or []
-            if not isinstance(children, list):
+            children = project.get(key)
+            if not children or children.__class__ is not list:
                 continue
             pid = project.get("id")
             for i, child in enumerate(children):
-                if not isinstance(child, dict):
+                if child.__class__ is not dict:
                     continue
-                item = dict(child)
-                item["project"] = project
-                label = child.get("id") if isinstance(child.get("id"), str) else None
-                if label is None and isinstance(child.get("name"), str):
-                    label = child["name"]
-                if label is None:
-                    label = f"{name}[{i}]"
-                self._ids[id(item)] = f"{pid}/{label}"
-                items.append(item)
+                item = {**child, "project": project}
+                label = child.get("id")
+                if label.__class__ is not str:
+                    label = child.get("name")
+                    if label.__class__ is not str:
+                        label = f"{name}[{i}]"
+                ids[id(item)] = f"{pid}/{label}"
+                append(item)
         self._views[name] = items
         return items
 

@@ -14,11 +14,13 @@ only ever skip items that could not change a result. What it changes is cost:
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import decimal
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,7 @@ from ..snapshot import Snapshot
 from ..values import DECIMAL_CONTEXT
 from . import Evaluation, Result, RunContext
 from .compiled import Compiler
+from .fastpath import Verdict, VerdictCompiler
 from .indexes import JoinIndexes, scope_candidates
 from .reference import _Env, _waiver_matches
 from .waivers import apply_waivers
@@ -46,78 +49,147 @@ class IndexedEvaluator:
     def evaluate(self, program: Program, snapshot: Snapshot, as_of: dt.date, *,
                  include_passes: bool = False) -> Evaluation:
         with decimal.localcontext(DECIMAL_CONTEXT):
+            plan = Plan.build(program, snapshot, as_of)
             if self.workers > 1 and _fork_available():
-                out = _evaluate_parallel(program, snapshot, as_of, include_passes, self.workers, self.limits)
+                out = _evaluate_parallel(plan, include_passes, self.workers, self.limits)
             else:
                 out = Evaluation()
-                parts, passes = _evaluate_share(program, snapshot, as_of, include_passes, 0, 1, self.progress,
-                                                self.limits)
+                parts, passes = _evaluate_share(plan, include_passes, 0, 1, self.progress, self.limits)
                 out.passes = passes
                 for rule_id, counts, results in parts:
                     out.counts[rule_id] = counts
                     out.results.extend(results)
-            run = RunContext(snapshot, as_of)
             apply_waivers(program, snapshot, as_of, out,
-                          lambda w, rule, subject: _waiver_matches(program, run, w, rule, subject))
+                          lambda w, rule, subject: _waiver_matches(program, plan.run, w, rule, subject))
         return out
 
 
-def _evaluate_share(program: Program, snapshot: Snapshot, as_of: dt.date, include_passes: bool,
-                    share: int, shares: int, progress: Any = None,
+@dataclass
+class RulePlan:
+    rule: ast.Rule
+    collection: str
+    params: dict[str, Any]
+    evaluate_subject: Callable[[dict, _Env], Result]  # the full evaluator, with evidence
+    verdict: Verdict | None  # the fast one, or None when it cannot be generated
+    positions: list[int] | None  # subjects the scope index lets through (None: all)
+
+
+@dataclass
+class Plan:
+    """Everything compiled and indexed once per run, before any worker is forked, so that
+    workers share it (copy-on-write) instead of each rebuilding views and indexes."""
+
+    program: Program
+    snapshot: Snapshot
+    run: RunContext
+    rules: list[RulePlan]
+
+    @classmethod
+    def build(cls, program: Program, snapshot: Snapshot, as_of: dt.date) -> Plan:
+        indexes = JoinIndexes(snapshot)
+        run = RunContext(snapshot, as_of)
+        compilers: dict[str, tuple[Compiler, VerdictCompiler]] = {}
+        rules = []
+        for rule in program.rules:
+            fc = rule.for_clause
+            assert fc is not None and isinstance(fc.collection, ast.Name)
+            params = program.params.get(rule.package, {})
+            pair = compilers.get(rule.package)
+            if pair is None:
+                pair = compilers[rule.package] = (Compiler(program, params, snapshot, indexes),
+                                                  VerdictCompiler(program, params, run, indexes))
+            name = fc.collection.name
+            snapshot.collection(name)  # a view is built here, once, not in every worker
+            rules.append(RulePlan(rule, name, params, pair[0].rule(rule), pair[1].rule(rule),
+                                  scope_candidates(rule, name, params, indexes)))
+        indexes.build_all()
+        return cls(program, snapshot, run, rules)
+
+
+def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, progress: Any = None,
                     limits: Limits | None = None) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
-    """Evaluate every rule on the subjects at positions `share`, `share + shares`, ..."""
+    """Evaluate every rule on share `share` of `shares` contiguous slices of its subjects
+    (contiguous, so a forked worker touches, and copies, only its part of the snapshot)."""
     limits = limits or Limits()
     run_deadline = time.monotonic() + limits.run_seconds if limits.run_seconds is not None else None
-    passes: Counter = Counter()
-    indexes = JoinIndexes(snapshot)
-    run = RunContext(snapshot, as_of)
-    compilers: dict[str, Compiler] = {}
+    program, snapshot, run = plan.program, plan.snapshot, plan.run
+    passed: dict[str, list[int]] = {}  # collection -> passing checks per subject position
     out = []
-    for rule in program.rules:
+    for rp in plan.rules:
+        rule, verdict, evaluate_subject = rp.rule, rp.verdict, rp.evaluate_subject
         counts: Counter = Counter()
         results: list[Result] = []
-        fc = rule.for_clause
-        assert fc is not None and isinstance(fc.collection, ast.Name)
-        params = program.params.get(rule.package, {})
-        compiler = compilers.get(rule.package)
-        if compiler is None:
-            compiler = compilers[rule.package] = Compiler(program, params, snapshot, indexes)
-        evaluate_subject = compiler.rule(rule)
-        subjects = snapshot.collection(fc.collection.name)
-        positions = scope_candidates(rule, fc.collection.name, params, indexes)
-        if positions is None:
-            chosen = subjects[share::shares] if shares > 1 else subjects
-            total = len(chosen)
+        subjects = snapshot.collection(rp.collection)
+        pass_counts = passed.get(rp.collection)
+        if pass_counts is None:
+            pass_counts = passed[rp.collection] = [0] * len(subjects)
+        lo, hi = len(subjects) * share // shares, len(subjects) * (share + 1) // shares
+        chosen: range | list[int]
+        if rp.positions is None:
+            chosen = range(lo, hi)
         else:
-            chosen = [subjects[i] for i in positions if i % shares == share]
-            total = len(range(share, len(subjects), shares))
-        counts["not_applicable"] += total - len(chosen)
+            chosen = rp.positions[bisect.bisect_left(rp.positions, lo):bisect.bisect_left(rp.positions, hi)]
+        not_applicable = (hi - lo) - len(chosen)
+        passes_here = 0
         seconds, what = limits.for_rule(rule.id, run_deadline)
         done = 0
         try:
             with time_limit(seconds, what):
-                env = _Env(program, params, run)
-                for subject in chosen:
+                env = _Env(program, rp.params, run)
+                for pos in chosen:
+                    subject = subjects[pos]
+                    if verdict is not None:
+                        try:
+                            decided = verdict(subject)
+                        except Exception:  # noqa: BLE001 - "not sure": the full evaluator decides and explains
+                            decided = None
+                        if decided is not None:
+                            done += 1
+                            if decided:
+                                passes_here += 1
+                                pass_counts[pos] += 1
+                                if include_passes:
+                                    results.append(Result(rule.id, snapshot.subject_id(subject), "pass"))
+                            else:
+                                not_applicable += 1
+                            continue
                     env.vars = {}  # one Env per rule, fresh state per subject
                     env.evidence = {}
                     env.recording = True
                     res = evaluate_subject(subject, env)
                     done += 1
-                    counts[res.outcome] += 1
-                    if res.outcome == "pass":
-                        passes[res.subject] += 1
-                    if res.outcome != "not_applicable" and (res.outcome != "pass" or include_passes):
+                    outcome = res.outcome
+                    if outcome == "pass":
+                        passes_here += 1
+                        pass_counts[pos] += 1
+                        if include_passes:
+                            results.append(res)
+                    elif outcome == "not_applicable":
+                        not_applicable += 1
+                    else:
+                        counts[outcome] += 1
                         results.append(res)
         except LimitExceeded as exc:
             # Every subject not decided in time is an `error` naming the rule and the limit.
-            for subject in chosen[done:]:
+            for pos in list(chosen)[done:]:
                 counts["error"] += 1
-                results.append(Result(rule.id, snapshot.subject_id(subject), "error",
+                results.append(Result(rule.id, snapshot.subject_id(subjects[pos]), "error",
                                       f"{exc} (at {rule.span}); this subject was not evaluated",
                                       [], str(rule.span)))
+        if passes_here:
+            counts["pass"] += passes_here
+        if not_applicable:
+            counts["not_applicable"] += not_applicable
         out.append((rule.id, counts, results))
         if progress is not None:
-            progress(len(out), len(program.rules))
+            progress(len(out), len(plan.rules))
+    passes: Counter = Counter()
+    subject_id = snapshot.subject_id
+    for name, pass_counts in passed.items():
+        subjects = snapshot.collection(name)
+        for pos, n in enumerate(pass_counts):
+            if n:
+                passes[subject_id(subjects[pos])] += n
     return out, passes
 
 
@@ -146,21 +218,26 @@ def _fork_available() -> bool:
 _SHARED: dict[str, Any] = {}
 
 
-def _worker(share: int) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
+def _worker(share: int) -> tuple[list[tuple[str, Counter, list[tuple]]], Counter]:
     s = _SHARED
     with decimal.localcontext(DECIMAL_CONTEXT):
-        return _evaluate_share(s["program"], s["snapshot"], s["as_of"], s["include_passes"], share, s["shares"],
-                               None, s["limits"])
+        parts, passes = _evaluate_share(s["plan"], s["include_passes"], share, s["shares"], None, s["limits"])
+    # Plain tuples pickle in C, several times faster than slotted dataclasses (whose state
+    # goes through Python-level __getstate__), and at half the size.
+    return [(rule_id, counts, [astuple(r) for r in results]) for rule_id, counts, results in parts], passes
 
 
-def _evaluate_parallel(program: Program, snapshot: Snapshot, as_of: dt.date, include_passes: bool,
-                       workers: int, limits: Limits) -> Evaluation:
-    """Fork workers that inherit the program and snapshot (nothing big is pickled in),
-    each taking every n-th subject of every rule; results merge into one Evaluation."""
+def astuple(r: Result) -> tuple:
+    return (r.rule, r.subject, r.outcome, r.message, r.evidence, r.location, r.waiver, r.note)
+
+
+def _evaluate_parallel(plan: Plan, include_passes: bool, workers: int, limits: Limits) -> Evaluation:
+    """Fork workers that inherit the plan (program, snapshot, indexes: nothing big is
+    pickled in), each taking one slice of every rule's subjects; results merge into one
+    Evaluation."""
     import multiprocessing
 
-    _SHARED.update(program=program, snapshot=snapshot, as_of=as_of, include_passes=include_passes,
-                   shares=workers, limits=limits)
+    _SHARED.update(plan=plan, include_passes=include_passes, shares=workers, limits=limits)
     ctx = multiprocessing.get_context("fork")
     try:
         with ctx.Pool(workers) as pool:
@@ -168,11 +245,11 @@ def _evaluate_parallel(program: Program, snapshot: Snapshot, as_of: dt.date, inc
     finally:
         _SHARED.clear()
     out = Evaluation()
-    for rule in program.rules:
-        out.counts[rule.id] = Counter()
+    for rp in plan.rules:
+        out.counts[rp.rule.id] = Counter()
     for part, passes in parts:
         out.passes.update(passes)
         for rule_id, counts, results in part:
             out.counts[rule_id].update(counts)
-            out.results.extend(results)
+            out.results.extend(Result(*r) for r in results)
     return out

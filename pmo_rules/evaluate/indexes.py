@@ -77,30 +77,48 @@ def _read(record: Any, keys: tuple[str, ...]) -> Any:
     return value
 
 
+_NULL = (type(None), None)
+
+
 @dataclass
 class Index:
     """Items of a collection grouped by one key path, in collection order."""
 
-    buckets: dict[Any, list] = field(default_factory=dict)  # key -> [(position, item)]
+    buckets: dict[tuple[type, Any], list] = field(default_factory=dict)  # (key class, key) -> [(position, item)]
     types: set[str] = field(default_factory=set)
     usable: bool = True
 
     @classmethod
     def build(cls, items: list, keys: tuple[str, ...]) -> Index:
         idx = cls()
-        for pos, item in enumerate(items):
-            try:
-                k = _read(item, keys)
-                hash(k)
-            except TypeError:
-                idx.usable = False
-                return idx
-            if isinstance(k, (list, dict)):
-                idx.usable = False
-                return idx
+        buckets = idx.buckets
+        try:
+            if len(keys) == 1 and all(item.__class__ is dict for item in items):
+                key = keys[0]  # the common case, one field of records: a tight loop
+                for pos, item in enumerate(items):
+                    k = item.get(key)
+                    k = (k.__class__, k)
+                    bucket = buckets.get(k)
+                    if bucket is None:
+                        buckets[k] = [(pos, item)]
+                    else:
+                        bucket.append((pos, item))
+            else:
+                for pos, item in enumerate(items):
+                    k = _read(item, keys)
+                    k = (k.__class__, k)
+                    bucket = buckets.get(k)
+                    if bucket is None:
+                        buckets[k] = [(pos, item)]
+                    else:
+                        bucket.append((pos, item))
+        except TypeError:  # an unhashable key (a list or record), or a field of a non-record
+            idx.usable = False
+            idx.buckets = {}
+            return idx
+        for _cls, k in buckets:
             if k is not None:
                 idx.types.add(type_name(k))
-            idx.buckets.setdefault(k, []).append((pos, item))
         return idx
 
     def lookup(self, value: Any) -> list | None:
@@ -108,12 +126,12 @@ class Index:
         if not self.usable:
             return None
         if value is None:
-            return self.buckets.get(None, [])
+            return self.buckets.get(_NULL, [])
         if isinstance(value, (list, dict)):
             return None
         if self.types - {type_name(value)}:
             return None  # `==` between different types is an error the scan must meet
-        return self.buckets.get(value, [])
+        return self.buckets.get((value.__class__, value), [])
 
 
 class LazyItems:
@@ -124,6 +142,10 @@ class LazyItems:
         self._keys = keys
         self._index: Index | None = None
         self._answers: dict[Any, list] = {}
+
+    def build(self) -> None:
+        if self._index is None:
+            self._index = Index.build(self._items, self._keys)
 
     def lookup(self, value: Any) -> list | None:
         if self._index is None:
@@ -156,6 +178,11 @@ class JoinIndexes:
         if k not in self._joins:
             self._joins[k] = LazyItems(self.snapshot.collection(collection), keys)
         return self._joins[k]
+
+    def build_all(self) -> None:
+        """Build every join index asked for so far now (before workers fork and share them)."""
+        for lazy in self._joins.values():
+            lazy.build()
 
     def scope(self, collection: str, keys: tuple[str, ...]) -> Index:
         k = (collection, keys)
@@ -225,11 +252,11 @@ def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], in
     kinds = {type_name(w) for w in wanted if w is not None}
     if len(kinds) > 1 or (idx.types and kinds and idx.types != kinds):
         return None
-    positions = [pos for pos, _ in idx.buckets.get(None, [])]  # `null in [...]` is an error
+    positions = [pos for pos, _ in idx.buckets.get(_NULL, [])]  # `null in [...]` is an error
     seen: set = set()
     for w in wanted:
         if w is None or (w.__class__, w) in seen:
             continue
         seen.add((w.__class__, w))
-        positions.extend(pos for pos, _ in idx.buckets.get(w, []))
+        positions.extend(pos for pos, _ in idx.buckets.get((w.__class__, w), []))
     return sorted(positions)

@@ -1,0 +1,160 @@
+"""The generated verdicts (`evaluate/fastpath.py`) may only ever claim what the oracle says.
+
+A verdict answers True (pass), False (not applicable) or defers (None, or an exception).
+Each test here runs the verdict of a rule on a subject directly and checks it against the
+reference interpreter's outcome for the same pair: a wrong claim is a failure, a deferral
+never is. Other tests make sure the verdicts are really used (most pairs decided) and that
+the generated source compiles for every construct of the language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+
+from pmo_rules import api
+from pmo_rules.evaluate import RunContext
+from pmo_rules.evaluate.engine import IndexedEvaluator
+from pmo_rules.evaluate.fastpath import VerdictCompiler
+from pmo_rules.evaluate.indexes import JoinIndexes
+from pmo_rules.evaluate.reference import ReferenceEvaluator, _Env, evaluate_subject
+from pmo_rules.generate import generate_portfolio
+from pmo_rules.load import load_collections
+from pmo_rules.resources import bundled
+from pmo_rules.values import DECIMAL_CONTEXT
+
+from test_differential_fuzz import policies, portfolios
+
+AS_OF = dt.date(2026, 11, 26)
+SESSION = api.Session.create()
+
+
+def _check_verdicts(program, snapshot) -> Counter:
+    """Compare every verdict with the reference outcome; count what the verdicts did."""
+    run = RunContext(snapshot, AS_OF)
+    ref_run = RunContext(snapshot, AS_OF)
+    joins = JoinIndexes(snapshot)
+    seen: Counter = Counter()
+    with decimal.localcontext(DECIMAL_CONTEXT):
+        for rule in program.rules:
+            params = program.params.get(rule.package, {})
+            verdict = VerdictCompiler(program, params, run, joins).rule(rule)
+            assert verdict is not None, f"{rule.id}: no verdict generated"
+            for subject in snapshot.collection(rule.for_clause.collection.name):
+                try:
+                    claim = verdict(subject)
+                except Exception:  # noqa: BLE001 - a deferral
+                    claim = None
+                outcome = evaluate_subject(rule, subject, _Env(program, params, ref_run)).outcome
+                if claim is True:
+                    assert outcome == "pass", (rule.id, snapshot.subject_id(subject), outcome, verdict.source)
+                elif claim is False:
+                    assert outcome == "not_applicable", (rule.id, snapshot.subject_id(subject), outcome)
+                else:
+                    assert claim is None
+                seen["pass" if claim is True else "not_applicable" if claim is False else "deferred"] += 1
+                seen[outcome] += 0
+    return seen
+
+
+def test_library_verdicts_agree_and_decide_most_pairs():
+    program, _ = api.load_program([bundled("policies")], SESSION)
+    loaded = load_collections(generate_portfolio(300, seed=11))
+    seen = _check_verdicts(program, loaded.snapshot)
+    decided = seen["pass"] + seen["not_applicable"]
+    assert decided > 0.8 * (decided + seen["deferred"]), seen
+
+
+def test_library_verdicts_agree_on_the_sample():
+    program, _ = api.load_program([bundled("policies")], SESSION)
+    loaded = api.load_data([], SESSION)
+    seen = _check_verdicts(program, loaded.snapshot)
+    assert seen["pass"] and seen["not_applicable"] and seen["deferred"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(policies(), portfolios())
+def test_verdicts_never_contradict_the_reference(policy, data):
+    program, _ = api.check_text(policy, SESSION, "fuzz.pmo")
+    assume(program is not None)
+    _check_verdicts(program, load_collections(data).snapshot)
+
+
+TRICKY = """
+package tricky
+
+param floor = 0.5
+
+rule nested {
+    for project in projects
+    require all(all(r.impact >= 0 for r in project.risks) for q in project.risks)
+    require any(p.id == (project.sponsor ?? "none") for p in people) or true
+}
+
+rule coalesce-in-iterable {
+    for project in projects
+    require count(true for r in (project.risks ?? []) where (r.status ?? "open") == "open") >= 0
+}
+
+rule mixed-types {
+    for project in projects where project.priority == 1
+    require project.custom.flag == true
+    require project.custom.level > 2
+}
+
+rule literal-left {
+    for project in projects where "active" == project.status
+    require 0 <= project.budget.approved ?? 0
+    require floor < 1 and not (project.status in ["on_hold", "closed"])
+}
+
+rule durations {
+    for project in projects where project.last_status_update is present
+    require today - project.last_status_update <= 10000d
+    require project.start_date + 14d >= 2000-01-01
+}
+"""
+
+TRICKY_DATA = {
+    "projects": [
+        {"id": "A", "status": "active", "priority": 1, "sponsor": "P1", "custom": {"flag": True, "level": 3},
+         "budget": {"approved": 10}, "risks": [{"id": "R1", "impact": 5, "status": "open"}],
+         "last_status_update": "2026-11-01", "start_date": "2026-01-01"},
+        {"id": "B", "status": "active", "priority": 1, "custom": {"flag": 1, "level": "high"},
+         "risks": [{"id": "R1", "impact": None}], "start_date": None},
+        {"id": "C", "status": None, "priority": None, "custom": {"flag": False}},
+        {"id": "D", "status": "on_hold", "priority": 2, "custom": None, "risks": [],
+         "last_status_update": "2026-11-20", "start_date": "2026-02-01"},
+    ],
+    "people": [{"id": "P1"}, {"id": 7}],
+}
+
+
+def test_tricky_constructs_compile_and_agree():
+    program, diags = api.check_text(TRICKY, SESSION, "tricky.pmo")
+    assert program is not None, diags
+    loaded = load_collections(TRICKY_DATA)
+    seen = _check_verdicts(program, loaded.snapshot)
+    assert seen["pass"] and seen["deferred"]
+    ref = api.audit(program, loaded, AS_OF, evaluator=ReferenceEvaluator(), include_passes=True)
+    for workers in (1, 2):
+        fast = api.audit(program, loaded, AS_OF, evaluator=IndexedEvaluator(workers), include_passes=True)
+        assert fast.model_dump() == ref.model_dump()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('"x" == "x"', True), ("1.0 == 1", True), ("true == true", True), ("2026-01-01 < 2026-01-02", True),
+    ("3d < 4d", True), ('"b" > "a"', True), ("1 != 2", True), ("not (1 == 2)", True),
+])
+def test_inline_comparisons_with_constants(text, expected):
+    policy = f"package k\nrule r {{\n    for project in projects\n    require {text}\n}}\n"
+    program, diags = api.check_text(policy, SESSION, "k.pmo")
+    assert program is not None, diags
+    loaded = load_collections({"projects": [{"id": "A"}]})
+    run = RunContext(loaded.snapshot, AS_OF)
+    verdict = VerdictCompiler(program, {}, run, JoinIndexes(loaded.snapshot)).rule(program.rules[0])
+    assert verdict(loaded.snapshot.projects[0]) is (True if expected else None)
