@@ -13,7 +13,9 @@ child process and reports its wall time and peak RSS.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import importlib.util
 import os
 import random
 import subprocess
@@ -24,10 +26,13 @@ from pathlib import Path
 from pmo_rules import api
 from pmo_rules.evaluate import RunContext
 from pmo_rules.evaluate.engine import IndexedEvaluator
+from pmo_rules.evaluate.indexes import mentions
 from pmo_rules.evaluate.reference import _Env, evaluate_subject
 from pmo_rules.resources import bundled
 
 HERE = Path(__file__).resolve().parent
+COLLECTIONS = ("projects", "people", "programs", "risks", "issues", "milestones", "gates", "assignments",
+               "change_requests")
 AS_OF = dt.date(2026, 11, 26)
 
 
@@ -58,6 +63,29 @@ def reference_time(program, snapshot, sample: int | None, seed: int = 7) -> tupl
     return total, evaluations
 
 
+def subset(program, keep) -> object:
+    """The same checked program with only the rules `keep(rule)` accepts."""
+    return dataclasses.replace(program, rules=[r for r in program.rules if keep(r)])
+
+
+def per_project(rule) -> bool:
+    """A rule over projects that reads no other collection (no join, no scan)."""
+    if rule.for_clause.collection.name != "projects":
+        return False
+    exprs = [rule.for_clause.where, *(let.expr for let in rule.lets), *(req.cond for req in rule.requires)]
+    return not any(e is not None and mentions(e, c) for e in exprs for c in COLLECTIONS)
+
+
+def load_handwritten():
+    """bench/handwritten.py: the hand-written Python loop the issue asks us to match."""
+    spec = importlib.util.spec_from_file_location("handwritten", HERE / "handwritten.py")
+    if spec is None or not (HERE / "handwritten.py").exists():
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
 def whole_audit(policies: Path, data: Path, workers: int) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of a complete `pmo-rules audit` in a child process."""
     t0 = time.perf_counter()
@@ -81,10 +109,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     session = api.Session.create()
-    sets = {
-        "library": [bundled("policies")],
-        "cross-entity": [HERE / "cross_entity.pmo"],
-    }
+    library, _ = api.load_program([bundled("policies")], session)
+    cross, _ = api.load_program([HERE / "cross_entity.pmo"], session)
+    sets = {"library": library, "per-project": subset(library, per_project), "cross-entity": cross}
+    handwritten = load_handwritten()
+    if handwritten is not None:
+        sets["hand-written set"] = subset(library, lambda r: r.id in handwritten.RULES)
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; workers for whole audits: {args.workers}")
     for n in [int(s) for s in args.sizes.split(",")]:
         data_dir = Path(args.data_dir) / f"p{n}"
@@ -96,8 +126,7 @@ def main() -> None:
         recs = loaded.records
         print(f"\n== {n:,} projects ({recs.get('people', 0):,} people, {recs.get('programs', 0):,} programs);"
               f" load {load_s:.2f} s, {len(loaded.rejected)} rejected records")
-        for name, paths in sets.items():
-            program, _ = api.load_program(paths, session)
+        for name, program in sets.items():
             for workers in (1, args.workers) if args.workers > 1 else (1,):
                 t0 = time.perf_counter()
                 IndexedEvaluator(workers).evaluate(program, loaded.snapshot, AS_OF)
@@ -108,8 +137,15 @@ def main() -> None:
                 print(f"  {name:<12} {len(program.rules):>2} rules, workers={workers}: evaluate {fast_s:7.2f} s, "
                       f"{evaluations / fast_s:12,.0f} rule evaluations/s; reference {ref_s:9.1f} s ({how}); "
                       f"speed-up {ref_s / fast_s:7.1f}x")
+        if handwritten is not None:
+            t0 = time.perf_counter()
+            handwritten.run(loaded.snapshot, AS_OF)
+            hand_s = time.perf_counter() - t0
+            print(f"  hand-written Python loop, the same {len(handwritten.RULES)} rules (bench/handwritten.py):"
+                  f" {hand_s:.2f} s")
         wall, rss = whole_audit(bundled("policies"), data_dir, args.workers)
-        print(f"  whole `pmo-rules audit --format json` (library): {wall:.2f} s wall, peak RSS {rss:,.0f} MiB")
+        print(f"  whole `pmo-rules audit --format json` (library, workers={args.workers}): {wall:.2f} s wall,"
+              f" peak RSS {rss:,.0f} MiB")
 
 
 if __name__ == "__main__":
