@@ -22,7 +22,8 @@ class Snapshot:
     people: list[dict] = field(default_factory=list)
     programs: list[dict] = field(default_factory=list)
     _views: dict[str, list[dict]] = field(default_factory=dict, repr=False)
-    _ids: dict[int, str] = field(default_factory=dict, repr=False)
+    _ids: dict[int, str] = field(default_factory=dict, repr=False)  # view items with no id or name
+    _project_ids: set[int] = field(default_factory=set, repr=False)  # id() of every project record
 
     def collection(self, name: str) -> list[dict]:
         if name in ("projects", "people", "programs"):
@@ -43,32 +44,43 @@ class Snapshot:
         items: list[dict] = []
         ids = self._ids
         append = items.append
+        self._project_ids = {id(p) for p in self.projects}
         for project in self.projects:
             children = project.get(key)
             if not children or children.__class__ is not list:
                 continue
-            pid = project.get("id")
             for i, child in enumerate(children):
                 if child.__class__ is not dict:
                     continue
                 item = {**child, "project": project}
-                label = child.get("id")
-                if label.__class__ is not str:
-                    label = child.get("name")
-                    if label.__class__ is not str:
-                        label = f"{name}[{i}]"
-                ids[id(item)] = f"{pid}/{label}"
+                # Most children are labelled by their own id or name, read when a finding
+                # needs it (`subject_id`); only the others are remembered by position.
+                if child.get("id").__class__ is not str and child.get("name").__class__ is not str:
+                    ids[id(item)] = f"{project.get('id')}/{name}[{i}]"
                 append(item)
         self._views[name] = items
         return items
 
     def subject_id(self, record: dict) -> str:
-        """The id a finding names: the record's `id`, or `PROJECT/child` for view items."""
+        """The id a finding names: the record's `id`, or `PROJECT/child` for view items
+        (the child's id, else its name, else `view[position]`)."""
         sid = self._ids.get(id(record))
         if sid is not None:
             return sid
+        parent = record.get("project")
+        if parent.__class__ is dict and id(parent) in self._project_ids:
+            label = record.get("id")
+            if label.__class__ is not str:
+                label = record.get("name")
+            return f"{parent.get('id')}/{label}"
         v = record.get("id")
         return v if isinstance(v, str) else str(v)
+
+
+def project_key(project: dict) -> str:
+    """What roll-ups count a view item's checks under: `rollups.project_of` of the item's
+    subject id (`PROJECT/child`), without building that id."""
+    return f"{project.get('id')}".split("/", 1)[0]
 
 
 def normalise(value: Any) -> Any:

@@ -88,13 +88,9 @@ def format_number(value: Decimal | int) -> str:
         return str(value)
     if not value.is_finite():
         return str(value)
-    sign, digits, exp = value.as_tuple()
-    if exp >= 0 and isinstance(exp, int):
-        text = format(value, "f")
-    else:
-        text = format(value, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
+    text = format(value, "f")  # a point only when the exponent is negative
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     if text in ("-0", ""):
         text = "0"
     return text
@@ -119,6 +115,11 @@ def record_label(value: dict) -> str:
 
 def display(value: Any, limit: int = 200) -> str:
     """Render a value for messages and evidence text (null prints as `null`)."""
+    c = value.__class__
+    if c is str:
+        return value
+    if c is Decimal:
+        return format_number(value)
     if value is None:
         return "null"
     if value is True:

@@ -32,7 +32,9 @@ class Evaluation:
     results: list[Result] = field(default_factory=list)  # every fail/error/waived (and passes if asked)
     counts: dict[str, Counter] = field(default_factory=dict)  # rule id -> outcome -> n
     waivers: list[dict[str, Any]] = field(default_factory=list)
-    passes: Counter = field(default_factory=Counter)  # subject id -> passing checks (for roll-ups)
+    # Passing checks per subject id, for roll-ups; the indexed evaluator counts a view item's
+    # under its project (`snapshot.project_key`), which is all roll-ups read.
+    passes: Counter = field(default_factory=Counter)
 
 
 @dataclass

@@ -27,7 +27,8 @@ from typing import Any
 from .. import ast
 from ..limits import LimitExceeded, time_limit
 from ..program import Program
-from ..snapshot import Snapshot
+from ..schema.models import VIEWS
+from ..snapshot import Snapshot, project_key
 from ..values import DECIMAL_CONTEXT
 from . import Evaluation, Result, RunContext
 from .compiled import Compiler
@@ -187,9 +188,24 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, p
     subject_id = snapshot.subject_id
     for name, pass_counts in passed.items():
         subjects = snapshot.collection(name)
-        for pos, n in enumerate(pass_counts):
+        if name not in VIEWS:
+            for pos, n in enumerate(pass_counts):
+                if n:
+                    passes[subject_id(subjects[pos])] += n
+            continue
+        # A view item's checks count for its project (all roll-ups need): tally per
+        # project first, so no `PROJECT/child` id is built for a passing item.
+        by_parent: dict[int, list] = {}
+        for item, n in zip(subjects, pass_counts):
             if n:
-                passes[subject_id(subjects[pos])] += n
+                parent = item["project"]
+                entry = by_parent.get(id(parent))
+                if entry is None:
+                    by_parent[id(parent)] = [parent, n]
+                else:
+                    entry[1] += n
+        for parent, n in by_parent.values():
+            passes[project_key(parent)] += n
     return out, passes
 
 
@@ -231,19 +247,43 @@ def astuple(r: Result) -> tuple:
     return (r.rule, r.subject, r.outcome, r.message, r.evidence, r.location, r.waiver, r.note)
 
 
+def _child(share: int, conn: Any) -> None:
+    try:
+        conn.send(_worker(share))
+    finally:
+        conn.close()
+
+
 def _evaluate_parallel(plan: Plan, include_passes: bool, workers: int, limits: Limits) -> Evaluation:
-    """Fork workers that inherit the plan (program, snapshot, indexes: nothing big is
-    pickled in), each taking one slice of every rule's subjects; results merge into one
-    Evaluation."""
+    """Fork `workers - 1` children that inherit the plan (program, snapshot, indexes:
+    nothing big is pickled in); the parent evaluates the first slice itself meanwhile, so
+    no core waits. A child that dies has its slice evaluated by the parent instead."""
     import multiprocessing
 
     _SHARED.update(plan=plan, include_passes=include_passes, shares=workers, limits=limits)
     ctx = multiprocessing.get_context("fork")
+    children = []
     try:
-        with ctx.Pool(workers) as pool:
-            parts = pool.map(_worker, range(workers))
+        for share in range(1, workers):
+            receiver, sender = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_child, args=(share, sender), daemon=True)
+            proc.start()
+            sender.close()
+            children.append((share, proc, receiver))
+        parts = [_worker(0)]
+        for share, proc, receiver in children:
+            try:
+                parts.append(receiver.recv())
+            except (EOFError, OSError):
+                parts.append(_worker(share))  # the child died: do its share here
+            finally:
+                receiver.close()
+                proc.join()
     finally:
         _SHARED.clear()
+        for _, proc, _ in children:
+            if proc.is_alive():
+                proc.kill()
     out = Evaluation()
     for rp in plan.rules:
         out.counts[rp.rule.id] = Counter()

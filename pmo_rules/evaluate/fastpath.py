@@ -145,14 +145,23 @@ _MEMO_LIMIT = 100_000
 
 
 def _add(a: Any, b: Any, e: ast.Binary) -> Any:
-    if a.__class__ is Decimal and b.__class__ is Decimal:
+    c = a.__class__
+    if c is Decimal and b.__class__ is Decimal:
         return a + b
+    if c is dt.date and b.__class__ is Duration:
+        days = b.days  # as ops._shift_date; a fraction of a day or an overflow is left to ops
+        if days == days.to_integral_value() and -100_000 < days < 100_000:
+            return a + dt.timedelta(days=int(days))
     return ops.arith("+", a, b, e)
 
 
 def _sub(a: Any, b: Any, e: ast.Binary) -> Any:
-    if a.__class__ is Decimal and b.__class__ is Decimal:
-        return a - b
+    c = a.__class__
+    if c is b.__class__:
+        if c is Decimal:
+            return a - b
+        if c is dt.date:
+            return Duration(Decimal((a - b).days))  # as ops.arith: date - date is a duration
     return ops.arith("-", a, b, e)
 
 
@@ -163,6 +172,8 @@ def _mul(a: Any, b: Any, e: ast.Binary) -> Any:
 
 
 def _div(a: Any, b: Any, e: ast.Binary) -> Any:
+    if a.__class__ is Decimal and b.__class__ is Decimal and b:
+        return a / b  # the run's context is the language's (28 digits); 0 is left to ops
     return ops.arith("/", a, b, e)
 
 
@@ -267,7 +278,7 @@ def _items(joins: JoinIndexes | None, collection: str | None, keys: tuple[str, .
 _HELPERS: dict[str, Any] = {
     "Defer": Defer, "_defer": _defer, "_get": _get, "_t": _truth, "_eq": _eq, "_lt": _lt, "_le": _le,
     "_gt": _gt, "_ge": _ge, "_in_set": _in_set, "_contains": _contains, "_add": _add, "_sub": _sub, "_mul": _mul, "_div": _div,
-    "_neg": _neg, "_coalesce": _coalesce, "_count": _count, "_dict": dict, "_list": list,
+    "_neg": _neg, "_coalesce": _coalesce, "_Decimal": Decimal, "_SIMPLE_EQ": _SIMPLE_EQ, "_ORDERED": _ORDERED, "_count": _count, "_dict": dict, "_list": list,
 }
 _ORDER_HELPER = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
@@ -404,6 +415,8 @@ class _RuleGen:
         """(True, value) for a literal or a param: known when the verdict is generated."""
         if isinstance(e, ast.Literal):
             return True, e.value
+        if isinstance(e, ast.Today):
+            return True, self.owner.run.as_of
         if isinstance(e, ast.Name) and e.name in self.owner.params and e.name not in self.names:
             return True, self.owner.params[e.name]
         return False, None
@@ -438,7 +451,13 @@ class _RuleGen:
                 return f"_coalesce({left}, lambda: {right})"
             t = self.fresh()
             return f"({t} if ({t} := {left}) is not None else {right})"
-        return f"{_FAST_ARITH[e.op]}({left}, {right}, {self.const(e)})"
+        call = f"{_FAST_ARITH[e.op]}({{a}}, {{b}}, {self.const(e)})"
+        if self.in_iterable or e.op == "/":
+            return call.format(a=left, b=right)
+        a, b = self.fresh(), self.fresh()
+        # Both operands are evaluated (and assigned) before the class test.
+        return (f"(({a} {e.op} {b}) if ({a} := {left}).__class__ is ({b} := {right}).__class__ is _Decimal"
+                f" else {call.format(a=a, b=b)})")
 
     def _compare(self, e: ast.Compare, local: set[str]) -> str:
         op = e.op
@@ -472,7 +491,12 @@ class _RuleGen:
                     if op == "!=":
                         call = f"(not {call})"
                     return f"(({t} {pyop} {k}) if ({t} := {other}).__class__ is {cls} else {call})"
-            code = f"{helper}({left}, {right}, {node})"
+            a, b = self.fresh(), self.fresh()
+            kinds = "_SIMPLE_EQ" if helper == "_eq" else "_ORDERED"
+            call = f"{helper}({a}, {b}, {node})"
+            # `X.__class__ is Y.__class__` evaluates (and assigns) both sides before testing.
+            code = (f"(({a} {'==' if op == '!=' else op} {b}) if ({a} := {left}).__class__ is ({b} := {right}).__class__"
+                    f" and {a}.__class__ in {kinds} else {call})")
             return f"(not {code})" if op == "!=" else code
         if op == "==":
             return f"_eq({left}, {right}, {node})"
@@ -516,8 +540,9 @@ class _RuleGen:
         inner = local | {e.var}
         outer_binding = self.names.get(e.var)
         var = self.bind(e.var)
-        if isinstance(e.collection, ast.Name) and e.collection.name not in local and e.collection.name in _COLLECTIONS:
-            self.dicts.add(var)  # an item of a collection is a record
+        # Items are read as records: `.get` on anything else (null included) raises, and
+        # the verdict defers to the full evaluator, which knows what that means.
+        self.dicts.add(var)
         try:
             where = f" if {self.truth(e.where, inner)}" if e.where is not None else ""
             element = self.truth(e.element, inner) if e.agg in AGG_BOOL + ("count",) else self.expr(e.element, inner)

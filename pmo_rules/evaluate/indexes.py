@@ -84,7 +84,7 @@ _NULL = (type(None), None)
 class Index:
     """Items of a collection grouped by one key path, in collection order."""
 
-    buckets: dict[tuple[type, Any], list] = field(default_factory=dict)  # (key class, key) -> [(position, item)]
+    buckets: dict[tuple[type, Any], list] = field(default_factory=dict)  # (key class, key) -> [position]
     types: set[str] = field(default_factory=set)
     usable: bool = True
 
@@ -100,18 +100,18 @@ class Index:
                     k = (k.__class__, k)
                     bucket = buckets.get(k)
                     if bucket is None:
-                        buckets[k] = [(pos, item)]
+                        buckets[k] = [pos]
                     else:
-                        bucket.append((pos, item))
+                        bucket.append(pos)
             else:
                 for pos, item in enumerate(items):
                     k = _read(item, keys)
                     k = (k.__class__, k)
                     bucket = buckets.get(k)
                     if bucket is None:
-                        buckets[k] = [(pos, item)]
+                        buckets[k] = [pos]
                     else:
-                        bucket.append((pos, item))
+                        bucket.append(pos)
         except TypeError:  # an unhashable key (a list or record), or a field of a non-record
             idx.usable = False
             idx.buckets = {}
@@ -122,7 +122,7 @@ class Index:
         return idx
 
     def lookup(self, value: Any) -> list | None:
-        """(position, item) pairs whose key `==` value, or None when only a scan is exact."""
+        """Positions of the items whose key `==` value, or None when only a scan is exact."""
         if not self.usable:
             return None
         if value is None:
@@ -157,7 +157,7 @@ class LazyItems:
         hits = self._index.lookup(value)
         if hits is None:
             return None
-        items = [item for _, item in hits]
+        items = [self._items[pos] for pos in hits]
         try:
             self._answers[(value.__class__, value)] = items
         except TypeError:
@@ -246,17 +246,17 @@ def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], in
         return None
     if cond.op == "==":
         hits = idx.lookup(wanted)
-        return None if hits is None else [pos for pos, _ in hits]
+        return hits
     if not isinstance(wanted, list) or any(isinstance(w, (list, dict)) for w in wanted):
         return None
     kinds = {type_name(w) for w in wanted if w is not None}
     if len(kinds) > 1 or (idx.types and kinds and idx.types != kinds):
         return None
-    positions = [pos for pos, _ in idx.buckets.get(_NULL, [])]  # `null in [...]` is an error
+    positions = list(idx.buckets.get(_NULL, []))  # `null in [...]` is an error
     seen: set = set()
     for w in wanted:
         if w is None or (w.__class__, w) in seen:
             continue
         seen.add((w.__class__, w))
-        positions.extend(pos for pos, _ in idx.buckets.get((w.__class__, w), []))
+        positions.extend(idx.buckets.get((w.__class__, w), []))
     return sorted(positions)
