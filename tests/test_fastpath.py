@@ -158,3 +158,28 @@ def test_inline_comparisons_with_constants(text, expected):
     run = RunContext(loaded.snapshot, AS_OF)
     verdict = VerdictCompiler(program, {}, run, JoinIndexes(loaded.snapshot)).rule(program.rules[0])
     assert verdict(loaded.snapshot.projects[0]) is (True if expected else None)
+
+
+def test_constant_subexpressions_are_folded_when_the_verdict_is_generated():
+    policy = """package k
+param target = 0.8
+rule r {
+    for project in projects
+    require project.budget.approved >= 50k * 2 + target * 100
+    require project.budget.approved / (1 - 1) > 0 or true
+}
+"""
+    program, diags = api.check_text(policy, SESSION, "k.pmo")
+    assert program is not None, diags
+    loaded = load_collections({"projects": [{"id": "A", "budget": {"approved": 100080}},
+                                            {"id": "B", "budget": {"approved": 100079}}]})
+    run = RunContext(loaded.snapshot, AS_OF)
+    params = program.params["k"]
+    verdict = VerdictCompiler(program, params, run, JoinIndexes(loaded.snapshot)).rule(program.rules[0])
+    assert "_mul" not in verdict.source and "_add" not in verdict.source  # 100080, computed once
+    assert "_div" in verdict.source and "_sub" not in verdict.source  # 1 - 1 is 0; dividing by it waits
+    a, b = loaded.snapshot.projects
+    with decimal.localcontext(DECIMAL_CONTEXT):
+        with pytest.raises(Exception):  # noqa: B017 - dividing by zero defers
+            verdict(a)
+        assert verdict(b) is None  # 100079 < 100080: fails, so the full evaluator explains it

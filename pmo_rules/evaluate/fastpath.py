@@ -31,8 +31,9 @@ import re2
 from .. import ast
 from ..values import Duration
 from . import RunContext, ops
+from .errors import EvalError
 from .indexes import JoinIndexes, find_join
-from .reference import AGG_BOOL, invoke
+from .reference import AGG_BOOL, _Env, evaluate_unrecorded, invoke
 
 Verdict = Callable[[dict], "bool | None"]
 AGGREGATES = ("all", "any", "none", "count", "sum", "min", "max", "avg")
@@ -142,6 +143,7 @@ def _matcher(e: ast.Compare) -> Callable[[Any, Any], bool]:
 
 
 _MEMO_LIMIT = 100_000
+_NOT_FOLDED = object()
 
 
 def _add(a: Any, b: Any, e: ast.Binary) -> Any:
@@ -364,13 +366,17 @@ class _RuleGen:
         lines.append("    return True")
         source = "\n".join(lines) + "\n"
         exec(compile(source, f"<verdict {rule.id}>", "exec"), self.ns)  # noqa: S102 - generated from the checked AST
-        fn = self.ns["verdict"]
+        fn = self.ns.pop("verdict")  # no function <-> globals cycle for a paused GC to keep
         fn.source = source  # for debugging and tests
         return fn
 
     # -- expressions: each returns Python source computing the value --
 
     def expr(self, e: ast.Expr, local: set[str]) -> str:
+        if not isinstance(e, ast.Literal) and self._foldable(e, local):
+            folded = self._fold(e)
+            if folded is not _NOT_FOLDED:
+                return self.const(folded)
         method = getattr(self, "_" + type(e).__name__.lower(), None)
         if method is None:
             raise Unsupported(type(e).__name__)
@@ -411,14 +417,37 @@ class _RuleGen:
         t = self.fresh()
         return f"({t}.get({k}) if ({t} := {code}) is not None else None)"
 
+    def _foldable(self, e: ast.Expr, local: set[str]) -> bool:
+        """Built only of literals, params and `today` with operators: no data, no calls."""
+        if isinstance(e, (ast.Literal, ast.Today)):
+            return True
+        if isinstance(e, ast.Name):
+            return e.name in self.owner.params and e.name not in local
+        if isinstance(e, ast.Unary):
+            return self._foldable(e.operand, local)
+        if isinstance(e, (ast.Binary, ast.Compare)):
+            return self._foldable(e.left, local) and self._foldable(e.right, local)
+        if isinstance(e, ast.ListLit):
+            return all(self._foldable(i, local) for i in e.items)
+        return False
+
+    def _fold(self, e: ast.Expr) -> Any:
+        """Constant folding: the value now, computed by the reference interpreter itself;
+        a constant that fails (`1 / 0`) is left for run time, where it defers."""
+        env = _Env(self.owner.program, self.owner.params, self.owner.run)
+        try:
+            return evaluate_unrecorded(e, env)
+        except (EvalError, ArithmeticError, ValueError, TypeError, OverflowError):
+            return _NOT_FOLDED
+
     def _constant(self, e: ast.Expr) -> tuple[bool, Any]:
         """(True, value) for a literal or a param: known when the verdict is generated."""
         if isinstance(e, ast.Literal):
             return True, e.value
-        if isinstance(e, ast.Today):
-            return True, self.owner.run.as_of
-        if isinstance(e, ast.Name) and e.name in self.owner.params and e.name not in self.names:
-            return True, self.owner.params[e.name]
+        if self._foldable(e, set(self.names)):
+            value = self._fold(e)
+            if value is not _NOT_FOLDED:
+                return True, value
         return False, None
 
     def _listlit(self, e: ast.ListLit, local: set[str]) -> str:
