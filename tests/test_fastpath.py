@@ -15,6 +15,7 @@ from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
+from test_differential_fuzz import policies, portfolios
 
 from pmo_rules import api
 from pmo_rules.evaluate import RunContext
@@ -26,8 +27,6 @@ from pmo_rules.generate import generate_portfolio
 from pmo_rules.load import load_collections
 from pmo_rules.resources import bundled
 from pmo_rules.values import DECIMAL_CONTEXT
-
-from test_differential_fuzz import policies, portfolios
 
 AS_OF = dt.date(2026, 11, 26)
 SESSION = api.Session.create()
