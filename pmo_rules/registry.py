@@ -6,7 +6,7 @@ both), and keeps the providing plugin's name for `pmo-rules plugins` and for err
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,25 +54,31 @@ class SourceSpec:
     """A data source: reads files with one of `extensions` (lower case, with the dot).
 
     ``load(path)`` returns raw records per collection (``{"projects": [...]}``), shaped like
-    the JSON data; a record it cannot read may be a `BadRecord` (reported, not fatal).
+    the JSON data; a record it cannot read may be a `BadRecord` (reported, not fatal). A
+    collection may be an iterator instead of a list: it is then read while the records
+    are validated, so that a large file's raw records are never all held at once.
     """
 
     name: str
     extensions: tuple[str, ...]
-    load: Callable[[Path], dict[str, list[dict]]]
+    load: Callable[[Path], dict[str, list[dict] | Iterator[dict]]]
     description: str = ""
     plugin: str = ""
 
 
 @dataclass(frozen=True)
 class FormatSpec:
-    """A report format: ``render(report, options) -> str``; `extension` names output files."""
+    """A report format: ``render(report, options) -> str``; `extension` names output files.
+
+    `render_parts(report, options) -> list[str]`, optional, gives the same text in pieces
+    the CLI writes one after the other, so a very large report never exists as one string."""
 
     name: str
     render: Callable[..., str]
     extension: str
     description: str = ""
     plugin: str = ""
+    render_parts: Callable[..., list[str]] | None = None
 
 
 @dataclass(frozen=True)

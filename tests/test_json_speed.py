@@ -509,3 +509,23 @@ def test_trusted_models_are_the_validated_ones():
         trusted.evidence[0].value = 2
     assert pickle.loads(pickle.dumps(trusted)) == trusted
     assert copy.deepcopy(trusted) == trusted and Finding.model_validate(trusted.model_dump()) == trusted
+
+
+def test_the_cli_writes_the_json_report_in_pieces_that_join_to_render(tmp_path):
+    """`render_parts` is what `pmo-rules audit --output` writes; it must be `render`, byte for byte."""
+    from click.testing import CliRunner
+
+    from pmo_rules import api
+    from pmo_rules.cli import main as cli
+
+    session = api.Session.create()
+    spec = session.registry.formats["json"]
+    program, _ = api.load_program([api.default_policies()], session)
+    report = api.audit(program, api.load_data([], session), dt.date(2026, 11, 26))
+    parts = spec.render_parts(report, {})
+    assert len(parts) > 100 and "".join(parts) == spec.render(report, {})
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(cli, ["audit", "--as-of", "2026-11-26", "--format", "json", "--output", str(out),
+                                      "--quiet"])
+    assert result.exit_code in (0, 1, 3), result.output
+    assert out.read_text(encoding="utf-8") == spec.render(report, {})

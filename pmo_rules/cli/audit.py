@@ -27,7 +27,7 @@ from .common import (
     param_options,
     policies_option,
     policy_paths,
-    render_format,
+    render_format_parts,
     schema_extension_option,
 )
 
@@ -111,12 +111,13 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
             trail_error = exc
     for f, target in zip(fmts, targets):
         with gc_paused():
-            text = render_format(registry.formats[f], report, dict(options))
+            parts = render_format_parts(registry.formats[f], report, dict(options))
         if target is None:
-            sys.stdout.write(text)
+            sys.stdout.writelines(parts)
             continue
         with open(target, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            fh.writelines(parts)
+        del parts
         if not quiet:
             click.echo(f"wrote {target}", err=True)
     if trail_error is not None:

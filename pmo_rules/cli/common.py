@@ -81,6 +81,21 @@ def effective_schema_extension(cli: str | None, config: Config) -> Path | None:
     return Path(cli) if cli else config.schema_extension
 
 
+def render_format_parts(spec, report, options: dict) -> list[str]:
+    """The report in pieces to write in turn (`FormatSpec.render_parts`), or as one piece."""
+    if getattr(spec, "render_parts", None) is None:
+        return [render_format(spec, report, options)]
+    from ..errors import PluginError
+
+    try:
+        parts = spec.render_parts(report, options)
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, named
+        raise PluginError(spec.plugin, f"format `{spec.name}` failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(parts, list) or not all(type(p) is str for p in parts):
+        raise PluginError(spec.plugin, f"format `{spec.name}` returned pieces that are not text")
+    return parts
+
+
 def render_format(spec, report, options: dict) -> str:
     """Render with a format plugin; a plugin that raises or returns garbage is named."""
     from ..errors import PluginError
