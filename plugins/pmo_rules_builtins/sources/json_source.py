@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,8 +25,31 @@ def _constant(name: str) -> float:
     return float(name)
 
 
-def loads(text: str):
-    return json.loads(text, parse_float=Decimal, parse_constant=_constant)
+#: At most this many number texts are remembered per file (see `Decimals`).
+_SHARED_NUMBERS = 100_000
+
+
+class Decimals(dict):
+    """The Decimal of each number text, made once: the 0.5 of a hundred thousand records is
+    one object (a Decimal is immutable, and equal text gives an identical value)."""
+
+    __slots__ = ()
+
+    def __missing__(self, text: str) -> Decimal:
+        value = Decimal(text)
+        if len(self) < _SHARED_NUMBERS:
+            self[text] = value
+        return value
+
+
+def loads(text: str, parse_float=Decimal):
+    return json.loads(text, parse_float=parse_float, parse_constant=_constant)
+
+
+def decoder() -> json.JSONDecoder:
+    """A reusable reader of one value per call (`decoder().decode(line)` is `loads(line)`
+    for any line that does not start with a byte-order mark)."""
+    return json.JSONDecoder(parse_float=Decimals().__getitem__, parse_constant=_constant)
 
 
 # Strings (with a `:` when they are keys) and structural characters: enough to follow
@@ -124,7 +148,7 @@ def _split(text: str) -> dict[str, list]:
     return out
 
 
-def load(path: Path) -> dict[str, list]:
+def load(path: Path) -> dict[str, list | Iterator]:
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -137,18 +161,29 @@ def load(path: Path) -> dict[str, list]:
     if not text.strip():
         raise ValueError("the file is empty; a JSON data file holds a list of records (`[]` for none)"
                          " or an object of collections")
+    del raw
     try:
-        data = loads(text)
+        data = loads(text, Decimals().__getitem__)
     except RecursionError:
         parts = _split(text)
         if "" in parts:
             return {path.stem: parts[""]}
         return parts
+    del text
     if isinstance(data, list):
-        return {path.stem: data}
+        return {path.stem: _handed_over(data)}
     if isinstance(data, dict):
-        return {k: v if isinstance(v, list) else [v] for k, v in data.items()}
+        return {k: _handed_over(v if isinstance(v, list) else [v]) for k, v in data.items()}
     raise ValueError("a JSON data file holds a list of records or an object of collections")
+
+
+def _handed_over(records: list) -> Iterator:
+    """The records one by one, each let go of once the core has it, so that a large file's
+    raw records are not all alive next to the validated ones."""
+    for i in range(len(records)):
+        record = records[i]
+        records[i] = None
+        yield record
 
 
 @hookimpl
