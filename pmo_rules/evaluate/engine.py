@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import ast
+from ..gcpause import gc_paused
 from ..limits import LimitExceeded, time_limit
 from ..program import Program
 from ..schema.models import VIEWS
@@ -49,7 +50,7 @@ class IndexedEvaluator:
 
     def evaluate(self, program: Program, snapshot: Snapshot, as_of: dt.date, *,
                  include_passes: bool = False) -> Evaluation:
-        with decimal.localcontext(DECIMAL_CONTEXT):
+        with decimal.localcontext(DECIMAL_CONTEXT), gc_paused():
             plan = Plan.build(program, snapshot, as_of)
             if self.workers > 1 and _fork_available():
                 out = _evaluate_parallel(plan, include_passes, self.workers, self.limits)
