@@ -93,6 +93,30 @@ def writer(indent: int | None = 2, *, strict: bool = False) -> Write:
             raise Unsupported(k)
         return string(str(k))
 
+    def write_dict(v: dict, out: list, level: int, key: Callable[[Any], str]) -> None:
+        if not v:
+            out.append("{}")
+            return
+        inner = brk(level + 1)
+        lead = "{" + inner
+        for k, item in v.items():
+            out.append(lead + key(k) + sep)
+            lead = "," + inner
+            write(item, out, level + 1)
+        out.append(brk(level) + "}")
+
+    def write_list(v: list | tuple, out: list, level: int) -> None:
+        if not v:
+            out.append("[]")
+            return
+        inner = brk(level + 1)
+        lead = "[" + inner
+        for item in v:
+            out.append(lead)
+            lead = "," + inner
+            write(item, out, level + 1)
+        out.append(brk(level) + "]")
+
     def write(v: Any, out: list, level: int) -> None:
         t = type(v)
         if t is str:
@@ -112,27 +136,9 @@ def writer(indent: int | None = 2, *, strict: bool = False) -> Write:
         elif t is dt.date:
             out.append(f'"{v.isoformat()}"')
         elif t is dict:
-            if not v:
-                out.append("{}")
-                return
-            inner = brk(level + 1)
-            lead = "{" + inner
-            for k, item in v.items():
-                out.append(lead + key_text(k) + sep)
-                lead = "," + inner
-                write(item, out, level + 1)
-            out.append(brk(level) + "}")
+            write_dict(v, out, level, key_text)
         elif t is list or t is tuple:
-            if not v:
-                out.append("[]")
-                return
-            inner = brk(level + 1)
-            lead = "[" + inner
-            for item in v:
-                out.append(lead)
-                lead = "," + inner
-                write(item, out, level + 1)
-            out.append(brk(level) + "]")
+            write_list(v, out, level)
         elif t is Duration:
             out.append(string(str(v)))
         elif strict:
@@ -155,27 +161,9 @@ def writer(indent: int | None = 2, *, strict: bool = False) -> Write:
         elif isinstance(v, Duration):
             out.append(string(str(v)))
         elif isinstance(v, dict):
-            if not v:
-                out.append("{}")
-                return
-            inner = brk(level + 1)
-            lead = "{" + inner
-            for k, item in v.items():
-                out.append(lead + string(str(k)) + sep)
-                lead = "," + inner
-                write(item, out, level + 1)
-            out.append(brk(level) + "}")
+            write_dict(v, out, level, lambda k: string(str(k)))
         elif isinstance(v, (list, tuple)):
-            if not v:
-                out.append("[]")
-                return
-            inner = brk(level + 1)
-            lead = "[" + inner
-            for item in v:
-                out.append(lead)
-                lead = "," + inner
-                write(item, out, level + 1)
-            out.append(brk(level) + "]")
+            write_list(v, out, level)
         else:
             out.append(string(str(v)))
 

@@ -17,6 +17,8 @@ from .. import api
 from ..errors import UsageError
 from ..evaluate.engine import IndexedEvaluator
 from ..gcpause import gc_paused
+from ..load import FREEZE_RECORDS
+from . import common
 from .common import (
     config_for,
     config_option,
@@ -125,6 +127,8 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
                    err=True)
         if code in (0, 1):
             code = 2
+    if sum(loaded.records.values()) >= FREEZE_RECORDS:
+        common.large_run = True  # `entry` may end the process without freeing the snapshot
     sys.exit(code)
 
 

@@ -11,6 +11,10 @@ from ..config import Config, load_config
 from ..errors import UsageError
 from ..program import SEVERITIES
 
+#: Set by a command whose run built a large snapshot: `cli.entry` then ends the process
+#: without freeing it object by object.
+large_run = False
+
 
 def parse_as_of(value: str | None) -> dt.date:
     if value is None:

@@ -94,24 +94,17 @@ class Index:
         buckets = idx.buckets
         try:
             if len(keys) == 1 and all(item.__class__ is dict for item in items):
-                key = keys[0]  # the common case, one field of records: a tight loop
-                for pos, item in enumerate(items):
-                    k = item.get(key)
-                    k = (k.__class__, k)
-                    bucket = buckets.get(k)
-                    if bucket is None:
-                        buckets[k] = [pos]
-                    else:
-                        bucket.append(pos)
+                key = keys[0]  # the common case, one field of records: read in C
+                values = [item.get(key) for item in items]
             else:
-                for pos, item in enumerate(items):
-                    k = _read(item, keys)
-                    k = (k.__class__, k)
-                    bucket = buckets.get(k)
-                    if bucket is None:
-                        buckets[k] = [pos]
-                    else:
-                        bucket.append(pos)
+                values = [_read(item, keys) for item in items]
+            for pos, k in enumerate(values):
+                k = (k.__class__, k)
+                bucket = buckets.get(k)
+                if bucket is None:
+                    buckets[k] = [pos]
+                else:
+                    bucket.append(pos)
         except TypeError:  # an unhashable key (a list or record), or a field of a non-record
             idx.usable = False
             idx.buckets = {}

@@ -1,0 +1,37 @@
+"""After a large run, `pmo-rules` ends with `os._exit` (see `cli.entry`): nothing written may
+be lost, and the exit code must be the command's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SCRIPT = """
+import sys
+import pmo_rules.cli.audit as audit
+audit.FREEZE_RECORDS = {threshold}  # every run counts as large (or none does)
+from pmo_rules.cli import entry
+sys.argv = ["pmo-rules", "audit", "--as-of", "2026-11-26", "--format", "json", "--quiet", *{extra!r}]
+entry()
+"""
+
+
+def _run(threshold: int, extra: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SCRIPT.format(threshold=threshold, extra=extra)],
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+
+
+def test_fast_exit_keeps_the_output_and_the_exit_code(tmp_path):
+    normal = _run(10**9, [])
+    fast = _run(1, [])
+    assert normal.returncode == fast.returncode == 1  # the sample has blocking failures
+    assert len(fast.stdout) > 10_000 and fast.stdout == normal.stdout
+    out = tmp_path / "report.json"
+    fast_file = _run(1, ["--output", str(out)])
+    assert fast_file.returncode == 1
+    assert out.read_text(encoding="utf-8") == normal.stdout
+
+
+def test_usage_errors_still_exit_2_after_a_fast_exit_is_armed():
+    fast = _run(1, ["--fail-on", "nonsense"])
+    assert fast.returncode == 2 and "nonsense" in fast.stderr
