@@ -25,7 +25,7 @@ from ..program import Program
 from ..registry import FunctionSpec
 from ..snapshot import Snapshot
 from ..values import Duration, display, type_name
-from . import Result, RunContext, ops
+from . import Result, ops
 from .errors import EvalError
 from .indexes import JoinIndexes, find_join
 from .reference import (
@@ -39,6 +39,7 @@ from .reference import (
     distance_hint,
     format_field,
     invoke,
+    invoke_metric,
 )
 
 Fn = Callable[[_Env], Any]
@@ -377,13 +378,7 @@ class Compiler:
             if context:
                 values = [env.run, *values]
             if is_metric:
-                key = (spec.name, *(id(a) if isinstance(a, (dict, list, RunContext)) else a for a in values))
-                cache = env.metric_cache
-                if key in cache:
-                    return cache[key]
-                value = invoke(spec, e, values)
-                cache[key] = value
-                return value
+                return invoke_metric(spec, e, values, env.metric_cache)
             return invoke(spec, e, values)
         return call
 

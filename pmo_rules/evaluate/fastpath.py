@@ -33,7 +33,7 @@ from ..values import Duration
 from . import RunContext, ops
 from .errors import EvalError
 from .indexes import JoinIndexes, find_join
-from .reference import AGG_BOOL, _Env, evaluate_unrecorded, invoke
+from .reference import AGG_BOOL, _Env, evaluate_unrecorded, invoke, invoke_metric
 
 Verdict = Callable[[dict], "bool | None"]
 AGGREGATES = ("all", "any", "none", "count", "sum", "min", "max", "avg")
@@ -221,13 +221,13 @@ def _plain(func: str, e: ast.Call, duration_zero: bool) -> Callable[[Any], Any]:
 
 
 def _caller(spec: Any, e: ast.Call, run: RunContext, arity: int) -> Callable[..., Any]:
-    """A function or metric call, sharing the compiled evaluator's metric cache (same keys)."""
+    """A function or metric call, sharing the run's metric cache (`reference.metric_key`)."""
     null_ok, context, is_metric = spec.null_ok, spec.context, spec.kind == "metric"
     cache = run.metric_cache
     name = spec.name
 
     if is_metric and arity == 1 and not context:
-        def metric1(value: Any) -> Any:  # the common case: `cpi(project)`
+        def metric1(value: Any) -> Any:  # `cpi(project)`: the key `metric_key` makes, built inline
             c = value.__class__
             if c is dict or c is list:
                 key = (name, id(value))
@@ -249,12 +249,7 @@ def _caller(spec: Any, e: ast.Call, run: RunContext, arity: int) -> Callable[...
                     raise Defer
         args = [run, *values] if context else list(values)
         if is_metric:
-            key = (name, *(id(a) if isinstance(a, (dict, list, RunContext)) else a for a in args))
-            if key in cache:
-                return cache[key]
-            value = invoke(spec, e, args)
-            cache[key] = value
-            return value
+            return invoke_metric(spec, e, args, cache)
         return invoke(spec, e, args)
     return call
 

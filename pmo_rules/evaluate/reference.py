@@ -429,11 +429,20 @@ def check_result(spec: FunctionSpec, value: Any, e: ast.Call) -> Any:
 
 
 def _metric(spec: FunctionSpec, e: ast.Call, args: list[Any], env: _Env) -> Any:
-    key = (spec.name, *(id(a) if isinstance(a, (dict, list, RunContext)) else a for a in args))
-    if key in env.metric_cache:
-        return env.metric_cache[key]
-    value = invoke(spec, e, args)
-    env.metric_cache[key] = value
+    return invoke_metric(spec, e, args, env.metric_cache)
+
+
+def metric_key(name: str, args: list[Any]) -> tuple:
+    """A metric's cache key: records and lists by identity (the same subject), values by value.
+    Every evaluator uses it, so a metric is computed at most once per subject and run."""
+    return (name, *(id(a) if isinstance(a, (dict, list, RunContext)) else a for a in args))
+
+
+def invoke_metric(spec: FunctionSpec, e: ast.Call, args: list[Any], cache: dict) -> Any:
+    key = metric_key(spec.name, args)
+    if key in cache:
+        return cache[key]
+    value = cache[key] = invoke(spec, e, args)
     return value
 
 
