@@ -217,6 +217,17 @@ def _field_type(ann: Any) -> tuple[Any, bool, list]:
             return ann, nullable, meta
 
 
+def _finite_only(m: Any) -> bool:
+    """Is this constraint `allow_inf_nan=False` alone? Pydantic spells it `AllowInfNan`
+    (2.14) or a general metadata object holding just that (2.13)."""
+    if getattr(m, "allow_inf_nan", None) is not False:
+        return False
+    name = type(m).__name__
+    if name == "AllowInfNan":
+        return True
+    return name == "_PydanticGeneralMetadata" and set(vars(m)) == {"allow_inf_nan"}
+
+
 def _is_model(t: Any) -> bool:
     return isinstance(t, type) and issubclass(t, BaseModel)
 
@@ -366,8 +377,7 @@ class _Code:
             self.emit(ind, f"if {x}.__class__ is not bool:")
             self.emit(ind + 1, "raise GiveUp")
         elif t is Decimal:
-            if any(type(m).__name__ != "_PydanticGeneralMetadata" or set(vars(m)) != {"allow_inf_nan"}
-                   for m in meta):
+            if not all(_finite_only(m) for m in meta):
                 raise _Unsupported(name)
             # Not finite: the general way (refused by pydantic, or by `_out_of_bounds`).
             self.emit(ind, f"if {x}.__class__ is Decimal:")
