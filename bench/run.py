@@ -29,10 +29,9 @@ from pmo_rules.evaluate.engine import IndexedEvaluator
 from pmo_rules.evaluate.indexes import mentions
 from pmo_rules.evaluate.reference import _Env, evaluate_subject
 from pmo_rules.resources import bundled
+from pmo_rules.schema.models import ALL_COLLECTIONS
 
 HERE = Path(__file__).resolve().parent
-COLLECTIONS = ("projects", "people", "programs", "risks", "issues", "milestones", "gates", "assignments",
-               "change_requests")
 AS_OF = dt.date(2026, 11, 26)
 
 
@@ -73,7 +72,7 @@ def per_project(rule) -> bool:
     if rule.for_clause.collection.name != "projects":
         return False
     exprs = [rule.for_clause.where, *(let.expr for let in rule.lets), *(req.cond for req in rule.requires)]
-    return not any(e is not None and mentions(e, c) for e in exprs for c in COLLECTIONS)
+    return not any(e is not None and mentions(e, c) for e in exprs for c in ALL_COLLECTIONS)
 
 
 def load_handwritten():

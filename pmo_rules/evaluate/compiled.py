@@ -23,6 +23,7 @@ import re2
 from .. import ast
 from ..program import Program
 from ..registry import FunctionSpec
+from ..schema.models import ALL_COLLECTIONS
 from ..snapshot import Snapshot
 from ..values import Duration, display, type_name
 from . import Result, ops
@@ -440,7 +441,7 @@ class Compiler:
         coll_expr, where_expr, el_expr = e.collection, e.where, e.element
         truth = ops.truth
         duration_zero = e.span in self.duration_sums
-        join = find_join(e, set(_COLLECTIONS))
+        join = find_join(e, ALL_COLLECTIONS)
         joined = None
         if join is not None:
             source = self.snapshot.collection(join.collection)
@@ -634,9 +635,6 @@ class Compiler:
             return "".join(out), problem
         return render
 
-
-_COLLECTIONS = ("projects", "people", "programs", "risks", "issues", "milestones", "gates",
-                "assignments", "change_requests")
 
 
 def _get(obj: Any, key: str, e: ast.Expr) -> Any:

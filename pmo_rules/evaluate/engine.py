@@ -332,7 +332,9 @@ def _evaluate_parallel(plan: Plan, include_passes: bool, workers: int, limits: L
             proc.start()
             sender.close()
             children.append((share, proc, receiver))
-        parts = [_worker(0)]
+        with decimal.localcontext(DECIMAL_CONTEXT):
+            own = _evaluate_share(plan, include_passes, 0, workers, None, limits)
+        parts = []
         for share, proc, receiver in children:
             try:
                 parts.append(receiver.recv())
@@ -349,6 +351,11 @@ def _evaluate_parallel(plan: Plan, include_passes: bool, workers: int, limits: L
     out = Evaluation()
     for rp in plan.rules:
         out.counts[rp.rule.id] = Counter()
+    own_part, own_passes = own  # the parent's slice stays Results; the children's come as tuples
+    out.passes.update(own_passes)
+    for rule_id, counts, results in own_part:
+        out.counts[rule_id].update(counts)
+        out.results.extend(results)
     for part, passes in parts:
         out.passes.update(passes)
         for rule_id, counts, results in part:

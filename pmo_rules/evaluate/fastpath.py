@@ -29,16 +29,15 @@ from typing import Any
 import re2
 
 from .. import ast
+from ..schema.models import ALL_COLLECTIONS
 from ..values import Duration
 from . import RunContext, ops
+from .compiled import AGGREGATES
 from .errors import EvalError
 from .indexes import JoinIndexes, find_join
 from .reference import AGG_BOOL, _Env, evaluate_unrecorded, invoke, invoke_metric
 
 Verdict = Callable[[dict], "bool | None"]
-AGGREGATES = ("all", "any", "none", "count", "sum", "min", "max", "avg")
-_COLLECTIONS = ("projects", "people", "programs", "risks", "issues", "milestones", "gates",
-                "assignments", "change_requests")
 
 
 class Defer(Exception):  # noqa: N818 - not an error: "ask the full evaluator"
@@ -121,10 +120,10 @@ def _contains(container: Any, item: Any, e: ast.Compare, cexpr: ast.Expr, iexpr:
     return ops.contains(container, item, e, cexpr, iexpr)
 
 
-def _matcher(e: ast.Compare) -> Callable[[Any, Any], bool]:
+def _matcher(e: ast.Compare, regexes: dict[str, Any]) -> Callable[[Any, Any], bool]:
     """`text matches pattern`, remembering answers: names and codes repeat across a
-    portfolio, and a regex answer depends on nothing else."""
-    regexes: dict[str, Any] = {}
+    portfolio, and a regex answer depends on nothing else. Patterns compile once per run
+    (`regexes` is the run's cache, `RunContext.regexes`)."""
     answers: dict[tuple[str, str], bool] = {}
 
     def matches(text: Any, pattern: Any) -> bool:
@@ -243,10 +242,8 @@ def _caller(spec: Any, e: ast.Call, run: RunContext, arity: int) -> Callable[...
         return metric1
 
     def call(*values: Any) -> Any:
-        if not null_ok and None in values:
-            for v in values:
-                if v is None:
-                    raise Defer
+        if not null_ok and None in values:  # no language value but null equals None
+            raise Defer
         args = [run, *values] if context else list(values)
         if is_metric:
             return invoke_metric(spec, e, args, cache)
@@ -327,7 +324,7 @@ class _RuleGen:
         self.ns[name] = value
         return name
 
-    def fresh(self, hint: str = "") -> str:
+    def fresh(self) -> str:
         self.counter += 1
         return f"_v{self.counter}"
 
@@ -535,7 +532,7 @@ class _RuleGen:
         if op == "contains":
             return f"_contains({left}, {right}, {node}, {self.const(e.left)}, {self.const(e.right)})"
         if op == "matches":
-            return f"{self.const(_matcher(e))}({left}, {right})"
+            return f"{self.const(_matcher(e, self.owner.run.regexes))}({left}, {right})"
         raise Unsupported(op)
 
     def _ispresent(self, e: ast.IsPresent, local: set[str]) -> str:
@@ -553,7 +550,7 @@ class _RuleGen:
         self.in_iterable += 1
         try:
             coll = self.expr(e.collection, local)
-            join = find_join(e, set(_COLLECTIONS))
+            join = find_join(e, ALL_COLLECTIONS)
             if join is not None:
                 items = self.const(_items(self.owner.joins, join.collection, join.inner))
                 iterable = f"{items}({coll}, {self.expr(join.outer, local)})"

@@ -191,7 +191,7 @@ class Join:
     outer: ast.Expr
 
 
-def find_join(e: ast.Comprehension, collections: set[str]) -> Join | None:
+def find_join(e: ast.Comprehension, collections: frozenset[str] | set[str]) -> Join | None:
     """A join on the first conjunct of the `where` or, for `any`/`none`/`count` without a
     `where`, of the element: items outside the bucket make that conjunct false, which
     cannot change those aggregates."""

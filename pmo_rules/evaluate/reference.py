@@ -399,7 +399,7 @@ def _call(e: ast.Call, env: _Env) -> Any:
     if spec.context:
         args = [env.run, *args]
     if spec.kind == "metric":
-        return _metric(spec, e, args, env)
+        return invoke_metric(spec, e, args, env.metric_cache)
     return invoke(spec, e, args)
 
 
@@ -426,10 +426,6 @@ def check_result(spec: FunctionSpec, value: Any, e: ast.Call) -> Any:
     if isinstance(value, int):
         return decimal.Decimal(value)
     raise EvalError(f"`{e.text}`: plugin `{spec.plugin}` returned a {type(value).__name__}, not a language value", e.span)
-
-
-def _metric(spec: FunctionSpec, e: ast.Call, args: list[Any], env: _Env) -> Any:
-    return invoke_metric(spec, e, args, env.metric_cache)
 
 
 def metric_key(name: str, args: list[Any]) -> tuple:

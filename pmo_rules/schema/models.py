@@ -177,3 +177,6 @@ VIEWS: dict[str, str] = {
     "assignments": "assignments",
     "change_requests": "change_requests",
 }
+
+# Every name a rule can iterate: the three collections, then the views.
+ALL_COLLECTIONS: frozenset[str] = frozenset((*COLLECTION_MODELS, *VIEWS))
