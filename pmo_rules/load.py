@@ -10,6 +10,7 @@ Large files stream: a source may give each collection as an iterator (the JSON L
 source does), and each record is validated as it is read, by one `runtime.Loader` per
 load, which takes the usual record in one fast pass and shares equal values between
 records; anything unusual goes the general way (`runtime.validate`, `_out_of_bounds`).
+A large file whose source can read byte ranges is read by two processes (`loadsplit`).
 """
 
 from __future__ import annotations
@@ -97,8 +98,32 @@ def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dic
     spec = registry.source_for(file)
     if spec is None:
         raise DataError(f"{file}: no data source reads `{file.suffix}` files")
+    from . import loadsplit
+
+    helper = loadsplit.start(spec, file, extension, loader)
     try:
-        collections = spec.load(file)
+        collections = read_source(spec, file, None if helper is None else (0, helper.split))
+        result.files.append(str(file))
+        if helper is None:
+            add_collections(result, seen_ids, collections, str(file), extension, loader)
+            return
+        # Collection by collection, the parent's range and then the child's, as `load`
+        # would give them: record numbers, duplicate ids and rejections in file order.
+        for coll, records in collections.items():
+            read = add_collections(result, seen_ids, {coll: records}, str(file), extension, loader)
+            helper.add(coll, read.get(coll), result, seen_ids)
+        helper.add_rest(result, seen_ids)
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def read_source(spec: SourceSpec, file: Path, byte_range: tuple[int, int] | None = None) -> dict[str, Any]:
+    """`spec.load(file)`, or `spec.load_range(file, *byte_range)`, checked; what the
+    source raises, at once or later from a stream, is said as the file's problem or the
+    plugin's."""
+    try:
+        collections = spec.load(file) if byte_range is None else spec.load_range(file, *byte_range)
     except Exception as exc:  # noqa: BLE001 - name the plugin
         raise _source_failed(exc, spec, file) from None
     if not isinstance(collections, dict):
@@ -109,12 +134,10 @@ def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dic
             what = f"collection `{coll}`" if isinstance(coll, str) else f"a {type(coll).__name__} key ({coll!r:.40})"
             raise PluginError(spec.plugin, f"source `{spec.name}` returned {what} for {file} as a "
                                            f"{type(records).__name__}, not a list of records")
-    result.files.append(str(file))
     # A source may stream (an iterator per collection): each record is validated as it
     # is read, so the raw records of a large file are never all held at once.
-    streamed = {coll: records if isinstance(records, (list, tuple)) else _guarded(records, spec, file)
-                for coll, records in collections.items()}
-    add_collections(result, seen_ids, streamed, str(file), extension, loader)
+    return {coll: records if isinstance(records, (list, tuple)) else _guarded(records, spec, file)
+            for coll, records in collections.items()}
 
 
 def _source_failed(exc: BaseException, spec: SourceSpec, file: Path) -> Exception:
@@ -142,44 +165,66 @@ def _guarded(records: Iterator, spec: SourceSpec, file: Path) -> Iterator:
 
 def add_collections(result: LoadResult, seen_ids: dict[str, dict[str, tuple[str, int]]], collections: dict[str, Any],
                     name: str | Callable[[str], str], extension: Extension | None = None,
-                    loader: runtime.Loader | None = None) -> None:
+                    loader: runtime.Loader | None = None, *, after: dict[str, int] | None = None) -> dict[str, int]:
     """Validate raw records per collection into the snapshot: invalid records and repeated
     ids are quarantined in `result.rejected`. `name` labels the origin (a file name, or a
-    function of the collection for inline data). Records may be a list or an iterator."""
+    function of the collection for inline data). Records may be a list or an iterator.
+
+    Records are numbered on from `after[coll]` (0); the last number given per collection
+    read is returned, so that a file read in ranges is numbered as a whole."""
     if loader is None:
         loader = new_loader()
+    read = {}
     for coll, records in collections.items():
         origin = name(coll) if callable(name) else name
         if coll not in COLLECTION_MODELS:
             result.rejected.append(Rejected(file=origin, record=0, field=coll,
                                             message=f"unknown collection `{coll}` (expected {', '.join(COLLECTIONS)})"))
             continue
-        model = COLLECTION_MODELS[coll]
         target = getattr(result.snapshot, coll)
         seen = seen_ids[coll]
         rejected = result.rejected
-        # The usual record in one call; anything else (a record the fast path leaves to
-        # the general way, a broken one, an extended collection) the full way.
-        fast = None if extension is not None and extension.extends(coll) else loader.fast_path(model)
-        for i, raw in enumerate(records, start=1):
-            rec = None
-            if fast is not None:
-                try:
-                    rec = fast(raw)
-                except Exception:  # noqa: BLE001, S110 - validate_record says what is wrong
-                    pass
+        i = 0
+        for i, rec in validated(coll, records, origin, rejected, extension, loader, (after or {}).get(coll, 0)):
             if rec is None:
-                rec = validate_record(model, raw, origin, i, rejected, extension=extension, loader=loader)
-                if rec is None:
-                    continue
+                break
             rid = rec["id"]
             if rid in seen:
-                first = seen[rid]
-                rejected.append(Rejected(file=origin, record=i, id=rid, field="id",
-                                         message=f"duplicate id `{rid}` (first seen in {first[0]} record {first[1]})"))
+                rejected.append(duplicate(origin, i, rid, seen[rid]))
                 continue
             seen[rid] = (origin, i)
             target.append(rec)
+        read[coll] = i
+    return read
+
+
+def validated(coll: str, records: Any, origin: str, rejected: list[Rejected], extension: Extension | None,
+              loader: runtime.Loader, start: int = 0) -> Iterator[tuple[int, dict | None]]:
+    """(number, record) of each valid record, the others quarantined in `rejected` (before
+    the next valid one is given). The last number is given at the end, with None."""
+    model = COLLECTION_MODELS[coll]
+    # The usual record in one call; anything else (a record the fast path leaves to
+    # the general way, a broken one, an extended collection) the full way.
+    fast = None if extension is not None and extension.extends(coll) else loader.fast_path(model)
+    i = start
+    for i, raw in enumerate(records, start=start + 1):
+        rec = None
+        if fast is not None:
+            try:
+                rec = fast(raw)
+            except Exception:  # noqa: BLE001, S110 - validate_record says what is wrong
+                pass
+        if rec is None:
+            rec = validate_record(model, raw, origin, i, rejected, extension=extension, loader=loader)
+            if rec is None:
+                continue
+        yield i, rec
+    yield i, None
+
+
+def duplicate(origin: str, number: int, rid: str, first: tuple[str, int]) -> Rejected:
+    return Rejected(file=origin, record=number, id=rid, field="id",
+                    message=f"duplicate id `{rid}` (first seen in {first[0]} record {first[1]})")
 
 
 def new_loader() -> runtime.Loader:

@@ -57,6 +57,15 @@ class SourceSpec:
     the JSON data; a record it cannot read may be a `BadRecord` (reported, not fatal). A
     collection may be an iterator instead of a list: it is then read while the records
     are validated, so that a large file's raw records are never all held at once.
+
+    ``load_range(path, start, stop)``, optional, lets the core read a large file with two
+    processes: it gives what ``load`` gives for the records between byte offsets `start`
+    and `stop`, each offset moved on to a record boundary the source chooses (the same
+    one for the same offset). So ``load_range(p, 0, k)`` then ``load_range(p, k, size)``
+    give, together and in that order, exactly the records and messages of ``load(p)``:
+    messages counting lines count them from the start of the file, and every range gives
+    the same collections. The core numbers the records of the second range on from the
+    first's.
     """
 
     name: str
@@ -64,6 +73,7 @@ class SourceSpec:
     load: Callable[[Path], dict[str, list[dict] | Iterator[dict]]]
     description: str = ""
     plugin: str = ""
+    load_range: Callable[[Path, int, int], dict[str, list[dict] | Iterator[dict]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,8 @@ def _check_item(item: Any, kind: str, plugin: str, table: dict) -> None:
         if item.kind not in ("function", "metric"):
             raise PluginError(plugin, f"{what}: `kind` is {item.kind!r}; use \"function\" or \"metric\"")
     if isinstance(item, SourceSpec):
+        if item.load_range is not None and not callable(item.load_range):
+            raise PluginError(plugin, f"{what}: `load_range` must be callable or None")
         exts = item.extensions
         if not isinstance(exts, tuple) or not exts or not all(isinstance(e, str) and e.startswith(".") for e in exts):
             raise PluginError(plugin, f"{what}: `extensions` must be a tuple like (\".json\",)")
