@@ -30,16 +30,18 @@ def enforceable() -> bool:
 
 
 @contextmanager
-def time_limit(seconds: float | None, what: str) -> Iterator[None]:
-    """Raise LimitExceeded inside the block once `seconds` have passed (None: no limit)."""
+def time_limit(seconds: float | None, what: str, limit: float | None = None) -> Iterator[None]:
+    """Raise LimitExceeded inside the block once `seconds` have passed (None: no limit).
+    The error names `limit`, the limit as set, when `seconds` is only what is left of it."""
+    shown = seconds if limit is None else limit
     if seconds is None or not enforceable():
         yield
         return
     if seconds <= 0:
-        raise LimitExceeded(what, seconds)
+        raise LimitExceeded(what, shown)
 
     def on_alarm(signum, frame):  # noqa: ARG001
-        raise LimitExceeded(what, seconds)
+        raise LimitExceeded(what, shown)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -9,18 +9,21 @@ only ever skip items that could not change a result. What it changes is cost:
   meets the subjects whose value can satisfy it; the rest are `not_applicable` unvisited;
 - join index: `sum(a.x for a in assignments where a.person == person.id ...)` reads one
   hash bucket instead of the whole collection, so cross-entity rules are linear;
-- workers: `workers > 1` splits the subjects of each rule across forked processes.
+- workers: `workers > 1` forks processes that take chunks of every rule's subjects from
+  a shared counter until none is left, so no core idles while another finishes.
 """
 
 from __future__ import annotations
 
-import bisect
+import dataclasses
 import datetime as dt
 import decimal
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +33,7 @@ from ..limits import LimitExceeded, time_limit
 from ..program import Program
 from ..schema.models import VIEWS
 from ..snapshot import Snapshot, project_key
+from ..source import Span
 from ..values import DECIMAL_CONTEXT
 from . import Evaluation, Result, RunContext
 from .compiled import Compiler
@@ -73,7 +77,6 @@ class RulePlan:
     params: dict[str, Any]
     evaluate_subject: Callable[[dict, _Env], Result]  # the full evaluator, with evidence
     verdict: Verdict | None  # the fast one, or None when it cannot be generated
-    positions: list[int] | None  # subjects the scope index lets through (None: all)
 
 
 @dataclass
@@ -85,9 +88,12 @@ class Plan:
     snapshot: Snapshot
     run: RunContext
     rules: list[RulePlan]
+    indexes: JoinIndexes  # join indexes, built before the fork; scope indexes, per worker slice
 
     @classmethod
     def build(cls, program: Program, snapshot: Snapshot, as_of: dt.date) -> Plan:
+        # Every view a rule reads, built in one pass over the projects (`build_views`).
+        snapshot.build_views(name for rule in program.rules for name in _names(rule) if name in VIEWS)
         indexes = JoinIndexes(snapshot)
         run = RunContext(snapshot, as_of)
         compilers: dict[str, tuple[Compiler, VerdictCompiler]] = {}
@@ -102,17 +108,31 @@ class Plan:
                                                   VerdictCompiler(program, params, run, indexes))
             name = fc.collection.name
             snapshot.collection(name)  # a view is built here, once, not in every worker
-            rules.append(RulePlan(rule, name, params, pair[0].rule(rule), pair[1].rule(rule),
-                                  scope_candidates(rule, name, params, indexes)))
+            rules.append(RulePlan(rule, name, params, pair[0].rule(rule), pair[1].rule(rule)))
         indexes.build_all()
-        return cls(program, snapshot, run, rules)
+        return cls(program, snapshot, run, rules, indexes)
+
+
+def _names(node: Any) -> Iterator[str]:
+    """Every name a rule mentions (a collection among them), shadowed or not."""
+    if isinstance(node, ast.Name):
+        yield node.name
+    elif isinstance(node, tuple):
+        for item in node:
+            yield from _names(item)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            v = getattr(node, f.name)
+            if isinstance(v, tuple) or (dataclasses.is_dataclass(v) and not isinstance(v, Span)):
+                yield from _names(v)
 
 
 PASS, NOT_APPLICABLE = 1, 2  # verdict codes; 0: not decided (yet), for the full evaluator
 
 
 def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, progress: Any = None,
-                    limits: Limits | None = None) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
+                    limits: Limits | None = None, budget: Budget | None = None,
+                    ) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
     """Evaluate every rule on share `share` of `shares` contiguous slices of its subjects
     (contiguous, so a forked worker touches, and copies, only its part of the snapshot).
 
@@ -120,10 +140,9 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, p
     record is read once for all the rules over its collection while it is in the CPU's
     cache, instead of once per rule. Then, rule by rule and under each rule's time limit,
     the full evaluator (with evidence) takes every pair no verdict decided."""
-    limits = limits or Limits()
-    run_deadline = time.monotonic() + limits.run_seconds if limits.run_seconds is not None else None
+    budget = budget or Budget(limits or Limits())
     program, snapshot, run = plan.program, plan.snapshot, plan.run
-    passed: dict[str, list[int]] = {}  # collection -> passing checks per subject position
+    passed: dict[str, list[int]] = {}  # collection -> passing checks per subject of the slice
     codes: list[bytearray] = []  # per rule: a verdict code per subject of the slice
     slices: list[tuple[int, int]] = []
     groups: dict[str, list[int]] = {}
@@ -134,9 +153,9 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, p
         codes.append(bytearray(hi - lo))
         groups.setdefault(rp.collection, []).append(k)
         if rp.collection not in passed:
-            passed[rp.collection] = [0] * n
+            passed[rp.collection] = [0] * (hi - lo)
     for name, ks in groups.items():
-        _verdicts(plan, name, ks, slices[ks[0]], codes, passed[name], limits, run_deadline)
+        _verdicts(plan, name, ks, slices[ks[0]], codes, passed[name], budget)
     out = []
     for k, rp in enumerate(plan.rules):
         rule, evaluate_subject = rp.rule, rp.evaluate_subject
@@ -150,22 +169,21 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, p
         not_applicable = code.count(NOT_APPLICABLE)
         if include_passes:
             results.extend(Result(rule.id, snapshot.subject_id(subjects[lo + i]), "pass") for i in _where(code, PASS))
-        undecided = [lo + i for i in _where(code, 0)]
-        seconds, what = limits.for_rule(rule.id, run_deadline)
+        undecided = list(_where(code, 0))
         done = 0
         try:
-            with time_limit(seconds, what):
+            with budget.limit(rule.id):
                 env = _Env(program, rp.params, run)
-                for pos in undecided:
+                for i in undecided:
                     env.vars = {}  # one Env per rule, fresh state per subject
                     env.evidence = {}
                     env.recording = True
-                    res = evaluate_subject(subjects[pos], env)
+                    res = evaluate_subject(subjects[lo + i], env)
                     done += 1
                     outcome = res.outcome
                     if outcome == "pass":
                         passes_here += 1
-                        pass_counts[pos] += 1
+                        pass_counts[i] += 1
                         if include_passes:
                             results.append(res)
                     elif outcome == "not_applicable":
@@ -175,9 +193,9 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, p
                         results.append(res)
         except LimitExceeded as exc:
             # Every subject not decided in time is an `error` naming the rule and the limit.
-            for pos in undecided[done:]:
+            for i in undecided[done:]:
                 counts["error"] += 1
-                results.append(Result(rule.id, snapshot.subject_id(subjects[pos]), "error",
+                results.append(Result(rule.id, snapshot.subject_id(subjects[lo + i]), "error",
                                       f"{exc} (at {rule.span}); this subject was not evaluated",
                                       [], str(rule.span)))
         if passes_here:
@@ -190,11 +208,12 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, p
     passes: Counter = Counter()
     subject_id = snapshot.subject_id
     for name, pass_counts in passed.items():
-        subjects = snapshot.collection(name)
+        lo = len(snapshot.collection(name)) * share // shares
+        subjects = snapshot.collection(name)[lo:lo + len(pass_counts)]
         if name not in VIEWS:
-            for pos, n in enumerate(pass_counts):
+            for item, n in zip(subjects, pass_counts):
                 if n:
-                    passes[subject_id(subjects[pos])] += n
+                    passes[subject_id(item)] += n
             continue
         # A view item's checks count for its project (all roll-ups need): tally per
         # project first, so no `PROJECT/child` id is built for a passing item.
@@ -221,7 +240,7 @@ def _where(code: bytearray, value: int) -> Iterator[int]:
 
 
 def _verdicts(plan: Plan, collection: str, ks: list[int], bounds: tuple[int, int], codes: list[bytearray],
-              pass_counts: list[int], limits: Limits, run_deadline: float | None) -> None:
+              pass_counts: list[int], budget: Budget) -> None:
     """Phase one for the rules `ks` over one collection: fill in their verdict codes.
 
     It gets the time a rule gets; if it runs out (a plugin stuck, say), what is left stays
@@ -233,23 +252,24 @@ def _verdicts(plan: Plan, collection: str, ks: list[int], bounds: tuple[int, int
     for k in ks:
         rp = plan.rules[k]
         mask = None
-        if rp.positions is not None:  # the scope index: the other subjects are out of scope
+        # The scope index, of this slice only (built here, in the worker): the subjects
+        # it leaves out are out of scope.
+        positions = scope_candidates(rp.rule, collection, rp.params, plan.indexes, bounds)
+        if positions is not None:
             mask = bytearray(hi - lo)
-            for pos in rp.positions[bisect.bisect_left(rp.positions, lo):bisect.bisect_left(rp.positions, hi)]:
-                mask[pos - lo] = 1
+            for pos in positions:
+                mask[pos] = 1
             codes[k][:] = bytes(mask).replace(b"\x00", b"\x02").replace(b"\x01", b"\x00")
         if rp.verdict is not None:
             lanes.append((rp.verdict, mask, codes[k]))
     if not lanes:
         return
-    seconds, what = limits.for_rule(f"verdicts over {collection}", run_deadline)
     state = (-1, 0)  # (subject being decided, its passes before), for a rollback
     try:
-        with time_limit(seconds, what):
+        with budget.limit(f"verdicts over {collection}"):
             for i in range(hi - lo):
-                pos = lo + i
-                state = (i, pass_counts[pos])
-                subject = subjects[pos]
+                state = (i, pass_counts[i])
+                subject = subjects[lo + i]
                 for verdict, mask, code in lanes:
                     if mask is not None and not mask[i]:
                         continue
@@ -259,7 +279,7 @@ def _verdicts(plan: Plan, collection: str, ks: list[int], bounds: tuple[int, int
                         continue
                     if decided is True:
                         code[i] = PASS
-                        pass_counts[pos] += 1
+                        pass_counts[i] += 1
                     elif decided is False:
                         code[i] = NOT_APPLICABLE
     except LimitExceeded:
@@ -268,7 +288,7 @@ def _verdicts(plan: Plan, collection: str, ks: list[int], bounds: tuple[int, int
             for _, mask, code in lanes:
                 if mask is None or mask[i]:
                     code[i] = 0
-            pass_counts[lo + i] = before
+            pass_counts[i] = before
 
 
 @dataclass(frozen=True)
@@ -278,13 +298,38 @@ class Limits:
     rule_seconds: float | None = None
     run_seconds: float | None = None
 
-    def for_rule(self, rule_id: str, run_deadline: float | None) -> tuple[float | None, str]:
-        left = None if run_deadline is None else max(run_deadline - time.monotonic(), 0.0)
-        if self.rule_seconds is not None and (left is None or self.rule_seconds <= left):
-            return self.rule_seconds, f"rule `{rule_id}`"
+
+class Budget:
+    """What is left of the limits in one process: the run's deadline, and the time each
+    rule (or verdict phase) has already used here, over all the chunks it evaluated."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.run_seconds if limits.run_seconds is not None else None
+        self.spent: dict[str, float] = {}
+
+    @contextmanager
+    def limit(self, rule_id: str) -> Iterator[None]:
+        seconds, what, limit = self._left(rule_id)
+        start = time.monotonic()
+        try:
+            with time_limit(seconds, what, limit):
+                yield
+        finally:
+            self.spent[rule_id] = self.spent.get(rule_id, 0.0) + time.monotonic() - start
+
+    def _left(self, rule_id: str) -> tuple[float | None, str, float | None]:
+        """(seconds left, what runs out, the limit as set)."""
+        limits = self.limits
+        left = None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
+        if limits.rule_seconds is not None:
+            rule_left = max(limits.rule_seconds - self.spent.get(rule_id, 0.0), 0.0)
+            if left is None or rule_left <= left:
+                return rule_left, f"rule `{rule_id}`", limits.rule_seconds
         if left is not None:
-            return left, f"the run's evaluation budget ({self.run_seconds:g} s), reached in rule `{rule_id}`,"
-        return None, ""
+            return (left, f"the run's evaluation budget ({limits.run_seconds:g} s), reached in rule `{rule_id}`,",
+                    left)
+        return None, "", None
 
 
 def _fork_available() -> bool:
@@ -293,72 +338,107 @@ def _fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+#: With workers, each takes chunks of the subjects (this many per worker) from a shared
+#: counter until none is left, so that a slower worker (a heavier slice, pages copied on
+#: write in a forked child) takes fewer chunks instead of keeping the others waiting.
+CHUNKS_PER_WORKER = 8
+
 _SHARED: dict[str, Any] = {}
 
+Part = tuple[list[tuple[str, Counter, list[Result]]], Counter]
 
-def _worker(share: int) -> tuple[list[tuple[str, Counter, list[tuple]]], Counter]:
+
+def _claim(counter: Any, chunks: int) -> int | None:
+    with counter.get_lock():
+        chunk = counter.value
+        if chunk >= chunks:
+            return None
+        counter.value = chunk + 1
+    return chunk
+
+
+def _chunks(claim: Callable[[], int | None], budget: Budget, done: Callable[[int, Part], None]) -> None:
+    """Evaluate chunks as long as there are chunks to claim, handing each to `done`."""
     s = _SHARED
     with decimal.localcontext(DECIMAL_CONTEXT):
-        parts, passes = _evaluate_share(s["plan"], s["include_passes"], share, s["shares"], None, s["limits"])
-    # Plain tuples pickle in C, several times faster than slotted dataclasses (whose state
-    # goes through Python-level __getstate__), and at half the size.
-    return [(rule_id, counts, [astuple(r) for r in results]) for rule_id, counts, results in parts], passes
+        while (chunk := claim()) is not None:
+            done(chunk, _evaluate_share(s["plan"], s["include_passes"], chunk, s["chunks"], None, None, budget))
 
 
 def astuple(r: Result) -> tuple:
     return (r.rule, r.subject, r.outcome, r.message, r.evidence, r.location, r.waiver, r.note)
 
 
-def _child(share: int, conn: Any) -> None:
+def _child(counter: Any, conn: Any) -> None:
+    def send(chunk: int, part: Part) -> None:
+        # Plain tuples pickle in C, several times faster than slotted dataclasses (whose
+        # state goes through Python-level __getstate__), and at half the size.
+        parts, passes = part
+        conn.send((chunk, [(rule_id, counts, [astuple(r) for r in results]) for rule_id, counts, results in parts],
+                   passes))
+
     try:
-        conn.send(_worker(share))
+        _chunks(lambda: _claim(counter, _SHARED["chunks"]), Budget(_SHARED["limits"]), send)
     finally:
         conn.close()
 
 
+def _receive(conn: Any, done: dict[int, Part]) -> None:
+    """Take a child's chunks as it sends them (a thread of the parent's: the child need
+    not wait for the parent to finish its own chunks, nor pickle everything at the end)."""
+    try:
+        while True:
+            chunk, parts, passes = conn.recv()
+            done[chunk] = ([(rule_id, counts, [Result(*r) for r in results]) for rule_id, counts, results in parts],
+                           passes)
+    except (EOFError, OSError):
+        pass  # all sent, or the child died: its chunks not received are done again
+
+
 def _evaluate_parallel(plan: Plan, include_passes: bool, workers: int, limits: Limits) -> Evaluation:
     """Fork `workers - 1` children that inherit the plan (program, snapshot, indexes:
-    nothing big is pickled in); the parent evaluates the first slice itself meanwhile, so
-    no core waits. A child that dies has its slice evaluated by the parent instead."""
+    nothing big is pickled in); the parent evaluates chunks too meanwhile, so no core
+    waits. Chunks a child claimed but never sent (it died) are evaluated by the parent."""
     import multiprocessing
 
-    _SHARED.update(plan=plan, include_passes=include_passes, shares=workers, limits=limits)
+    chunks = workers * CHUNKS_PER_WORKER
+    _SHARED.update(plan=plan, include_passes=include_passes, chunks=chunks, limits=limits)
     ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("i", 0)
     children = []
+    done: dict[int, Part] = {}  # chunk -> its part (filled by this thread and the receivers)
     try:
-        for share in range(1, workers):
+        for _ in range(1, workers):
             receiver, sender = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(share, sender), daemon=True)
+            proc = ctx.Process(target=_child, args=(counter, sender), daemon=True)
             proc.start()
             sender.close()
-            children.append((share, proc, receiver))
-        with decimal.localcontext(DECIMAL_CONTEXT):
-            own = _evaluate_share(plan, include_passes, 0, workers, None, limits)
-        parts = []
-        for share, proc, receiver in children:
-            try:
-                parts.append(receiver.recv())
-            except (EOFError, OSError):
-                parts.append(_worker(share))  # the child died: do its share here
-            finally:
-                receiver.close()
-                proc.join()
+            children.append((proc, receiver, threading.Thread(target=_receive, args=(receiver, done), daemon=True)))
+        for _, _, thread in children:  # after the last fork: no child inherits a thread's state
+            thread.start()
+        budget = Budget(limits)
+        _chunks(lambda: _claim(counter, chunks), budget, done.__setitem__)
+        for proc, receiver, thread in children:
+            thread.join()
+            receiver.close()
+            proc.join()
+        missing = iter(sorted(set(range(chunks)) - set(done)))  # claimed by a child that died
+        _chunks(lambda: next(missing, None), budget, done.__setitem__)
     finally:
         _SHARED.clear()
-        for _, proc, _ in children:
+        for proc, _, _ in children:
             if proc.is_alive():
                 proc.kill()
+    # Rule by rule, chunk by chunk: one order, whichever worker evaluated which chunk.
     out = Evaluation()
     for rp in plan.rules:
         out.counts[rp.rule.id] = Counter()
-    own_part, own_passes = own  # the parent's slice stays Results; the children's come as tuples
-    out.passes.update(own_passes)
-    for rule_id, counts, results in own_part:
-        out.counts[rule_id].update(counts)
-        out.results.extend(results)
-    for part, passes in parts:
-        out.passes.update(passes)
-        for rule_id, counts, results in part:
-            out.counts[rule_id].update(counts)
-            out.results.extend(Result(*r) for r in results)
+    for chunk in range(chunks):
+        out.passes.update(done[chunk][1])
+    for k, rp in enumerate(plan.rules):
+        counts = out.counts[rp.rule.id]
+        for chunk in range(chunks):
+            rule_id, c, results = done[chunk][0][k]
+            counts.update(c)
+            out.results.extend(results)
     return out

@@ -164,7 +164,7 @@ class JoinIndexes:
     def __init__(self, snapshot: Any):
         self.snapshot = snapshot
         self._joins: dict[tuple[str, tuple[str, ...]], LazyItems] = {}
-        self._scopes: dict[tuple[str, tuple[str, ...]], Index] = {}
+        self._scopes: dict[tuple[str, tuple[str, ...], tuple[int, int] | None], Index] = {}
 
     def index(self, collection: str, keys: tuple[str, ...]) -> LazyItems:
         k = (collection, keys)
@@ -177,10 +177,13 @@ class JoinIndexes:
         for lazy in self._joins.values():
             lazy.build()
 
-    def scope(self, collection: str, keys: tuple[str, ...]) -> Index:
-        k = (collection, keys)
+    def scope(self, collection: str, keys: tuple[str, ...], bounds: tuple[int, int] | None = None) -> Index:
+        """The scope index of `collection` by `keys`; with `bounds` (lo, hi), of that slice
+        only, positions counted from lo (each worker indexes just its own slice)."""
+        k = (collection, keys, bounds)
         if k not in self._scopes:
-            self._scopes[k] = Index.build(self.snapshot.collection(collection), keys)
+            items = self.snapshot.collection(collection)
+            self._scopes[k] = Index.build(items if bounds is None else items[bounds[0]:bounds[1]], keys)
         return self._scopes[k]
 
 
@@ -212,8 +215,9 @@ def find_join(e: ast.Comprehension, collections: frozenset[str] | set[str]) -> J
     return None
 
 
-def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], indexes: JoinIndexes) -> list[int] | None:
-    """Positions of the subjects a rule's `where` can select, or None for all of them."""
+def scope_request(rule: ast.Rule, params: dict[str, Any]) -> tuple[str, tuple[str, ...], Any] | None:
+    """(operator, key path, wanted value) when the rule's scope can be indexed, else None:
+    the shape alone decides, not the data."""
     fc = rule.for_clause
     if fc is None or fc.where is None:
         return None
@@ -234,12 +238,22 @@ def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], in
         wanted = params[other.name]
     else:
         return None
-    idx = indexes.scope(collection, keys)
+    return cond.op, keys, wanted
+
+
+def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], indexes: JoinIndexes,
+                     bounds: tuple[int, int] | None = None) -> list[int] | None:
+    """Positions of the subjects a rule's `where` can select, or None for all of them
+    (with `bounds`, among that slice of the collection, counted from its start)."""
+    request = scope_request(rule, params)
+    if request is None:
+        return None
+    op, keys, wanted = request
+    idx = indexes.scope(collection, keys, bounds)
     if not idx.usable:
         return None
-    if cond.op == "==":
-        hits = idx.lookup(wanted)
-        return hits
+    if op == "==":
+        return idx.lookup(wanted)
     if not isinstance(wanted, list) or any(isinstance(w, (list, dict)) for w in wanted):
         return None
     kinds = {type_name(w) for w in wanted if w is not None}

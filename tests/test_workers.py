@@ -1,0 +1,110 @@
+"""`--workers N`: chunks shared out through a counter, a child that dies, limits per worker.
+
+Workers take chunks of every rule's subjects until none is left. Whatever the split,
+the evaluation must be the one-worker evaluation, in the same order; a child that dies
+must lose nothing; and a rule's time limit must hold over all the chunks a worker
+evaluates, not restart with each chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+import pytest
+
+from pmo_rules import api, hookimpl
+from pmo_rules.evaluate import engine
+from pmo_rules.evaluate.engine import IndexedEvaluator
+from pmo_rules.generate import generate_portfolio
+from pmo_rules.limits import enforceable
+from pmo_rules.load import load_collections
+from pmo_rules.registry import FunctionSpec
+from pmo_rules.resources import bundled
+
+AS_OF = dt.date(2026, 11, 26)
+SESSION = api.Session.create()
+
+
+@pytest.fixture(scope="module")
+def library_run():
+    program, _ = api.load_program([bundled("policies")], SESSION)
+    loaded = load_collections(generate_portfolio(120, seed=7))
+    return program, loaded
+
+
+def _evaluate(program, loaded, workers):
+    return IndexedEvaluator(workers).evaluate(program, loaded.snapshot, AS_OF, include_passes=True)
+
+
+def _flat(evaluation):
+    """Results rule by rule in the rules' order, and within a rule by subject (verdicts
+    and the full evaluator decide a rule's subjects in two passes, so their order within
+    a rule depends on where chunks begin)."""
+    rules = list(dict.fromkeys(r.rule for r in evaluation.results))
+    results = [(r.rule, r.subject, r.outcome, r.message, r.evidence, r.location) for r in evaluation.results]
+    assert [r[0] for r in results] == sorted((r[0] for r in results), key=rules.index), "not rule by rule"
+    return (sorted(results, key=lambda r: (rules.index(r[0]), r[1])),
+            {k: dict(v) for k, v in evaluation.counts.items()}, dict(evaluation.passes))
+
+
+@pytest.mark.skipif(not engine._fork_available(), reason="workers fork")
+def test_two_and_three_workers_give_one_workers_evaluation(library_run):
+    program, loaded = library_run
+    one = _flat(_evaluate(program, loaded, 1))
+    assert one[0], "the library fails somewhere on generated data"
+    assert _flat(_evaluate(program, loaded, 2)) == one
+    assert _flat(_evaluate(program, loaded, 3)) == one
+
+
+@pytest.mark.skipif(not engine._fork_available(), reason="workers fork")
+def test_chunks_a_dead_child_claimed_are_evaluated_by_the_parent(library_run, monkeypatch):
+    program, loaded = library_run
+    one = _flat(_evaluate(program, loaded, 1))
+
+    def dies_after_claiming(counter, conn):
+        for _ in range(3):  # takes three chunks, then dies before sending anything
+            engine._claim(counter, engine._SHARED["chunks"])
+        os._exit(1)
+
+    monkeypatch.setattr(engine, "_child", dies_after_claiming)
+    assert _flat(_evaluate(program, loaded, 2)) == one
+
+
+POLICY = """
+package lim
+
+rule slow {
+    for project in projects
+    require nap(project.id) == "x"
+}
+
+rule quick {
+    for project in projects
+    require project.id is present
+}
+"""
+
+
+class NappingPlugin:
+    @hookimpl
+    def pmo_rules_functions(self, register):
+        register(FunctionSpec("nap", lambda text: time.sleep(1000), ("text",), "text", "Never returns."))
+
+
+@pytest.mark.skipif(not (enforceable() and engine._fork_available()), reason="limits need SIGALRM; workers fork")
+def test_a_rule_limit_holds_over_all_the_chunks_of_a_worker():
+    session = api.Session.create(extra=(("napping", NappingPlugin()),))
+    data = {"projects": [{"id": f"P{i:02d}"} for i in range(64)]}
+    t0 = time.monotonic()
+    report = api.audit_text(POLICY, data, AS_OF, session=session,
+                            evaluator=IndexedEvaluator(2, rule_seconds=0.5))
+    elapsed = time.monotonic() - t0
+    # Each worker spends at most 0.5 s on the verdicts and 0.5 s on `lim.slow` in all;
+    # a limit restarting with every chunk (8 a worker) would take 8 s and more.
+    assert elapsed < 5, elapsed
+    slow = [f for f in report.findings if f.rule == "lim.slow"]
+    assert len(slow) == 64 and all(f.outcome == "error" for f in slow)
+    assert all("rule `lim.slow` exceeded its time limit of 0.5 s" in f.message for f in slow)
+    assert report.summary["lim.quick"].counts["pass"] == 64
