@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 
 from .. import api
-from ..catalogue import load_modules, render_catalogue
 from .common import paths
 
 
@@ -22,6 +21,9 @@ from .common import paths
 def command(policy_paths: tuple[str, ...], output: str | None) -> None:
     """Write a Markdown catalogue of the rules in PATHS (default: the bundled library)."""
     session = api.Session.create()
+    # The catalogue (and the formatter it uses) only for this command.
+    from ..catalogue import load_modules, render_catalogue
+
     modules = load_modules(paths(policy_paths) or [api.default_policies()], session.registry.functions)
     text = render_catalogue(modules)
     if output:

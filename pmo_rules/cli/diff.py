@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from ..jsonout import dumps
-from ..storage import AuditTrail
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -52,6 +51,8 @@ def render_text(d: dict[str, Any]) -> str:
 @click.argument("run_b", metavar="RUN_B")
 def command(db: str, fmt: str, run_a: str, run_b: str) -> None:
     """Compare the failures of two recorded runs (ids, `latest` or `previous`)."""
+    from ..storage import AuditTrail  # sqlite_utils (and numpy) only when a trail is read
+
     with AuditTrail.open(db) as trail:
         result = trail.diff(run_a, run_b)
     if fmt == "json":

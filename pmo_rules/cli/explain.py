@@ -10,7 +10,6 @@ from __future__ import annotations
 import click
 
 from .. import api
-from ..explain import explain
 from ..source import escaped
 from .common import parse_as_of, parse_params, paths, policies_option
 
@@ -30,6 +29,8 @@ def command(rule: str, subject: str, policies, data, as_of, params) -> None:
     program, _ = api.load_program(paths(policies) or [api.default_policies()], session,
                                   overrides=parse_params(params))
     loaded = api.load_data(paths(data), session)
+    from ..explain import explain  # (and the formatter) only for this command
+
     result = explain(program, loaded.snapshot, rule, subject, as_of_date)
     click.echo(escaped_lines(result.render()), nl=False)
 

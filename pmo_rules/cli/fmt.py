@@ -14,7 +14,6 @@ from pathlib import Path
 import click
 
 from ..diagnostics import Diagnostic
-from ..fmt import FormatError, format_bytes, policy_paths
 from ..source import SourceFile, decode_policy_bytes
 
 
@@ -34,6 +33,8 @@ def command(targets: tuple[str, ...], check: bool, show_diff: bool) -> None:
 
     Use `-` to read a policy from standard input and print it formatted.
     """
+    from ..fmt import FormatError, format_bytes, policy_paths  # only for this command
+
     status = 0
     missing: list[Path] = []
     if targets == ("-",):

@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 from ..jsonout import dumps
-from ..storage import AuditTrail
 
 
 def _started(text: str) -> str:
@@ -51,6 +50,8 @@ def render_text(rows: list[dict[str, Any]], db: str, key: str | None) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def command(db: str, rule: str | None, by: str | None, fmt: str) -> None:
     """Show compliance per recorded run: overall, per rule, or per PMO function."""
+    from ..storage import AuditTrail  # sqlite_utils (and numpy) only when a trail is read
+
     with AuditTrail.open(db) as trail:
         rows = trail.history(rule=rule, by=by or "run")
     key = "rule" if rule else ("function" if by else None)

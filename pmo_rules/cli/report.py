@@ -12,7 +12,6 @@ import click
 
 from .. import api
 from ..errors import UsageError
-from ..storage import AuditTrail
 from .common import render_format
 
 
@@ -28,6 +27,8 @@ def command(db: str, run: str, fmt: str, output: str | None) -> None:
     formats = session.registry.formats
     if fmt not in formats:
         raise UsageError(f"unknown format `{fmt}`; available: {', '.join(sorted(formats))}")
+    from ..storage import AuditTrail  # sqlite_utils (and numpy) only when a trail is read
+
     with AuditTrail.open(db) as trail:
         report = trail.report(run)
     text = render_format(formats[fmt], report, {})
