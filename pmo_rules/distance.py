@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -64,10 +65,94 @@ def distance(op: str, left_expr: ast.Expr, left_value: Any, right_expr: ast.Expr
     return f"passes when `{target.text}` {op} {_show(bound, op)}; now {_now(tvalue, op, bound)}"
 
 
+class Hint:
+    """`distance(op, left_expr, ..., right_expr, ..., env)` for one comparison, with what does
+    not depend on the values worked out once: which side to change, its text, and whether
+    anything could be inverted. For an evaluator that asks about the same comparison for
+    many subjects. `names` are the variables bound whenever it is asked (a rule's variable
+    and its lets): with `params`, they are all `distance` reads of `env` to choose a side.
+    """
+
+    __slots__ = ("op", "left_expr", "right_expr", "flip", "plain", "text", "_bound", "_shown")
+
+    def __init__(self, op: str, left_expr: ast.Expr, right_expr: ast.Expr, params: dict[str, Any],
+                 names: Iterable[str]):
+        self.op, self.left_expr, self.right_expr = op, left_expr, right_expr
+        shape = _Shape(params, dict.fromkeys(names))
+        self.flip = _is_constant(left_expr, shape) and not _is_constant(right_expr, shape)
+        target = right_expr if self.flip else left_expr
+        # Neither a ratio metric to invert nor arithmetic with a constant side to move
+        # across: `distance` would only print, and nothing it computes needs its context.
+        self.plain = op in ORDER_OPS and not (
+            isinstance(target, ast.Call) and target.func in RATIO_METRICS and len(target.args) == 1) and (
+            _never_inverted(target, shape))
+        self.text = target.text
+        # The bound is mostly one param or literal, the same object for every subject: its
+        # text is kept for as long as it is. Only immutable values are kept, held (not
+        # their id), so the object seen is the object printed.
+        self._bound: Any = _MISSING
+        self._shown = ""
+
+    def __call__(self, left_value: Any, right_value: Any, env: Any) -> str | None:
+        if not self.plain:
+            return distance(self.op, self.left_expr, left_value, self.right_expr, right_value, env)
+        op = self.op
+        if not _comparable(left_value, right_value) or _holds(op, left_value, right_value):
+            return None
+        if self.flip:
+            op, tvalue, bound = FLIP[op], right_value, left_value
+        else:
+            tvalue, bound = left_value, right_value
+        if bound is self._bound:
+            shown = self._shown
+        else:
+            shown = _show(bound, op)
+            if bound.__class__ is Decimal or bound.__class__ is dt.date:
+                self._bound, self._shown = bound, shown
+        return f"passes when `{self.text}` {op} {shown}; now {_now(tvalue, op, bound)}"
+
+
+def _never_inverted(target: ast.Expr, shape: Any) -> bool:
+    """`_invert` gives `target` back untouched whatever the values: its first step finds no
+    side that could resolve to a constant next to one that could be a path."""
+    if not (isinstance(target, ast.Binary) and target.op in ("+", "-", "*", "/")):
+        return True
+    left, right = target.left, target.right
+    lconst = not _is_path(left, shape) and not _unresolvable(left)
+    rconst = not _is_path(right, shape) and not _unresolvable(right)
+    return not ((rconst and _maybe_path_like(left, shape)) or (lconst and _maybe_path_like(right, shape)))
+
+
+def _unresolvable(e: ast.Expr) -> bool:
+    """`_resolve(e, env)` is `_MISSING` for every env: it reads no calls, comparisons,
+    aggregates or literal lists, nor arithmetic other than negation."""
+    if isinstance(e, ast.Unary):
+        return e.op != "-" or _unresolvable(e.operand)
+    return isinstance(e, (ast.Binary, ast.Call, ast.Compare, ast.IsPresent, ast.Comprehension, ast.ListLit,
+                          ast.ObjectLit))
+
+
+def _maybe_path_like(e: ast.Expr, shape: Any) -> bool:
+    """False only where `_is_path_like(e, env)` is False for every env with these names."""
+    return _is_path(e, shape) or (isinstance(e, ast.Binary) and e.op in ("+", "-", "*", "/"))
+
+
+class _Shape:
+    """What `_is_constant` reads of an env: the params, and which variables are bound."""
+
+    __slots__ = ("params", "vars")
+
+    def __init__(self, params: dict[str, Any], vars_: dict[str, None]):
+        self.params, self.vars = params, vars_
+
+
 # ------------------------------------------------------------------ helpers --
 
 
 def _comparable(a: Any, b: Any) -> bool:
+    ca = a.__class__
+    if ca is b.__class__ and (ca is Decimal or ca is dt.date or ca is Duration):
+        return True  # the usual case, decided without walking the class hierarchy
     for kind in (Decimal, Duration):
         if isinstance(a, kind) and isinstance(b, kind) and not isinstance(a, bool):
             return True
@@ -75,7 +160,16 @@ def _comparable(a: Any, b: Any) -> bool:
 
 
 def _holds(op: str, a: Any, b: Any) -> bool:
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    # Only the asked comparison: every one of them would raise alike (a NaN) or not at all.
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    raise KeyError(op)
 
 
 def _is_constant(e: ast.Expr, env: Any) -> bool:
@@ -266,14 +360,20 @@ def _grouped(value: Decimal) -> str:
     text = format_number(value)
     sign = "-" if text.startswith("-") else ""
     whole, dot, frac = text.lstrip("-").partition(".")
-    groups = []
-    while len(whole) > 3:  # grouped by hand: int() refuses very long digit strings
-        whole, groups = whole[:-3], [whole[-3:], *groups]
-    return f"{sign}{','.join([whole, *groups])}{dot}{frac}"
+    if len(whole) <= 3:
+        return text  # no thousands: the text as it is
+    # grouped by hand: int() refuses very long digit strings
+    head = len(whole) % 3 or 3
+    groups = [whole[:head], *(whole[i:i + 3] for i in range(head, len(whole), 3))]
+    return f"{sign}{','.join(groups)}{dot}{frac}"
 
 
 def _now(value: Any, op: str, bound: Any) -> str:
     """The current value, shortened only where the short form cannot look compliant."""
+    if value.__class__ is Decimal:
+        exponent = value.as_tuple().exponent
+        if exponent.__class__ is int and exponent >= -4:
+            return _grouped(value)  # what `_show` prints, and it shortens nothing
     short = _show(value)
     if isinstance(value, Decimal) and short.replace(",", "") != format_number(value):
         shown = Decimal(short.replace(",", ""))
@@ -299,4 +399,4 @@ def _show(value: Any, op: str | None = None) -> str:
     return str(value)  # pragma: no cover
 
 
-__all__ = ["RATIO_METRICS", "distance"]
+__all__ = ["RATIO_METRICS", "Hint", "distance"]

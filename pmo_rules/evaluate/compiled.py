@@ -6,6 +6,13 @@ evaluator's findings equal the oracle's; `tests/test_differential.py` holds it t
 What compiling buys: node dispatch, `isinstance` checks, param lookups and evidence keys
 are resolved at plan time instead of once per node per subject.
 
+Since the verdicts (`fastpath.py`) settle every pass, what runs here is mostly failing
+subjects, each evaluated once, with its evidence, message and hint. So the parts the
+reference evaluates with recording off (a rule's scope, comprehensions, message fields,
+hints) come from a silent compiler whose closures have no evidence checks to skip; short
+field reads are done inline by the closure that needs them; and whatever a finding's text
+takes from the rule alone is worked out once (`template`, `distance.Hint`).
+
 Joins: a comprehension over a whole collection whose `where` starts with an equality on
 an outer value is answered from a hash index built once per run (`indexes.py`).
 """
@@ -21,11 +28,20 @@ from typing import Any
 import re2
 
 from .. import ast
+from ..distance import Hint
 from ..program import Program
 from ..registry import FunctionSpec
 from ..schema.models import ALL_COLLECTIONS
 from ..snapshot import Snapshot
-from ..values import Duration, display, type_name
+from ..values import (
+    DECIMAL_CONTEXT,
+    Duration,
+    display,
+    format_number,
+    round_half_up,
+    to_json,
+    type_name,
+)
 from . import Result, ops
 from .errors import EvalError
 from .indexes import JoinIndexes, find_join
@@ -34,10 +50,8 @@ from .reference import (
     DISTANCE_KEY,
     _Env,
     _error,
-    _evidence,
     _fold_bool,
     default_message,
-    distance_hint,
     format_field,
     invoke,
     invoke_metric,
@@ -45,31 +59,50 @@ from .reference import (
 
 Fn = Callable[[_Env], Any]
 AGGREGATES = ("all", "any", "none", "count", "sum", "min", "max", "avg")
+ORDER_OPS = ("<", "<=", ">", ">=")
+_CONTEXT = DECIMAL_CONTEXT.copy()  # private: its flags are nobody else's business
+_JSON_READY = frozenset({decimal.Decimal, str, bool})  # what `to_json` returns as it is, by exact class
 
 
 class Compiler:
     """Turns expressions into closures for one run (params, collections and indexes bound)."""
 
-    def __init__(self, program: Program, params: dict[str, Any], snapshot: Snapshot, joins: JoinIndexes):
+    def __init__(self, program: Program, params: dict[str, Any], snapshot: Snapshot, joins: JoinIndexes, *,
+                 silent: bool = False):
         self.program = program
         self.params = params
         self.snapshot = snapshot
         self.joins = joins
         self.functions = program.functions
         self.duration_sums = program.duration_sums
+        # A silent compiler's closures record no evidence at all; they are only ever run
+        # while `env.recording` is off (the reference evaluates comprehensions, scopes,
+        # message fields and hints silenced), where every evidence check would skip.
+        self.silent = silent
+        self.silent_compiler = self if silent else Compiler(program, params, snapshot, joins, silent=True)
 
     # ------------------------------------------------------------ entry points --
 
     def expr(self, e: ast.Expr, local: frozenset[str]) -> Fn:
-        """The closure for `evaluate(e, env)`: value, with evidence recorded."""
+        """The closure for `evaluate(e, env)`: value, with evidence recorded (unless silent)."""
         t = type(e)
         if t is ast.Literal:
             value = e.value  # type: ignore[attr-defined]
             return lambda env: value
+        if self.silent:
+            if t is ast.Name:
+                return self._name(e, local, record=False)  # type: ignore[arg-type]
+            if t is ast.Attr or t is ast.Index:
+                return self._path(e, local)
+            if t is ast.Call:
+                return self._call(e, local)  # type: ignore[arg-type]
+            if t is ast.Comprehension:
+                return self._comprehension(e, local)  # type: ignore[arg-type]
+            return getattr(self, "_" + t.__name__.lower())(e, local)
         if t is ast.Name:
             return self._name(e, local, record=True)  # type: ignore[arg-type]
         if t is ast.Attr or t is ast.Index:
-            return self._recorded(e.text, self._path(e, local))
+            return self._recorded_path(e, local)
         if t is ast.Call:
             call = self._call(e, local)  # type: ignore[arg-type]
             inputs = self._metric_inputs(e, local)  # type: ignore[arg-type]
@@ -87,6 +120,11 @@ class Compiler:
         if t is ast.Comprehension:
             return self._recorded(e.text, self._silenced(self._comprehension(e, local)))  # type: ignore[arg-type]
         return getattr(self, "_" + t.__name__.lower())(e, local)
+
+    def quiet(self, e: ast.Expr, local: frozenset[str]) -> Fn:
+        """The closure for `evaluate(e, env)` where `env.recording` is known to be off: a
+        rule's scope, a message field, a hint's operand."""
+        return self.silent_compiler.expr(e, local)
 
     def unrecorded(self, e: ast.Expr, local: frozenset[str]) -> Fn:
         """The closure for `evaluate_unrecorded` (a `let` body)."""
@@ -152,8 +190,42 @@ class Compiler:
             return self._name(e, local, record=False)
         return self.expr(e, local)
 
-    def _flat_chain(self, e: ast.Expr, local: frozenset[str]) -> Fn | None:
-        """`v.a.b["c"]` rooted at a local variable: one closure walking every key."""
+    def _recorded_path(self, e: ast.Expr, local: frozenset[str]) -> Fn:
+        """`_recorded(e.text, _path(e))` in one closure for short paths on a local variable
+        (`project.status`, `risk.project.id`): most evidence is such a path, and on the fail
+        path one Python call per read is a fair share of the cost."""
+        key = e.text
+        flat = self._flat_steps(e, local)
+        if flat is None or len(flat[1]) > 2:
+            return self._recorded(key, self._path(e, local))
+        root, steps = flat
+        if len(steps) == 1:
+            (k1, n1), = steps
+
+            def recorded_chain1(env: _Env) -> Any:
+                obj = env.vars[root]
+                value = obj.get(k1) if obj.__class__ is dict else _get(obj, k1, n1)
+                if env.recording and key not in env.evidence:
+                    env.evidence[key] = value
+                return value
+            return recorded_chain1
+        (k1, n1), (k2, n2) = steps
+
+        def recorded_chain2(env: _Env) -> Any:
+            obj = env.vars[root]
+            obj = obj.get(k1) if obj.__class__ is dict else _get(obj, k1, n1)
+            if obj is None:
+                value = None
+            else:
+                value = obj.get(k2) if obj.__class__ is dict else _get(obj, k2, n2)
+            if env.recording and key not in env.evidence:
+                env.evidence[key] = value
+            return value
+        return recorded_chain2
+
+    @staticmethod
+    def _flat_steps(e: ast.Expr, local: frozenset[str]) -> tuple[str, list[tuple[str, ast.Expr]]] | None:
+        """`v.a.b["c"]` rooted at a local variable: (`v`, [(key, node), ...]), else None."""
         steps: list[tuple[str, ast.Expr]] = []
         node = e
         while True:
@@ -168,7 +240,14 @@ class Compiler:
         if not (isinstance(node, ast.Name) and node.name in local) or not steps:
             return None
         steps.reverse()
-        root = node.name
+        return node.name, steps
+
+    def _flat_chain(self, e: ast.Expr, local: frozenset[str]) -> Fn | None:
+        """`v.a.b["c"]` rooted at a local variable: one closure walking every key."""
+        flat = self._flat_steps(e, local)
+        if flat is None:
+            return None
+        root, steps = flat
         if len(steps) == 1:
             (k1, n1), = steps
 
@@ -274,22 +353,77 @@ class Compiler:
             what = f"`{op}`"
 
             def logic(env: _Env) -> Any:
-                lv = truth(left(env), le, what)
+                lv = left(env)
+                if lv is not True and lv is not False and lv is not None:
+                    truth(lv, le, what)  # not a truth value: the error
                 if lv is left_stop:
                     return left_result
-                rv = truth(right(env), re_, what)
+                rv = right(env)
+                if rv is not True and rv is not False and rv is not None:
+                    truth(rv, re_, what)
                 if rv is right_stop:
                     return right_result
                 return None if lv is None or rv is None else otherwise
             return logic
         if op == "??":
+            read = self._read2(e.left, local)
+            if read is not None:  # `(project.budget.actual_cost ?? 0)`: the field read here
+                root, k1, n1, k2, n2 = read
+
+                def coalesce_field(env: _Env) -> Any:
+                    obj = env.vars[root]
+                    lv = obj.get(k1) if obj.__class__ is dict else _get(obj, k1, n1)
+                    if k2 is not None and lv is not None:
+                        lv = lv.get(k2) if lv.__class__ is dict else _get(lv, k2, n2)
+                    return lv if lv is not None else right(env)
+                return coalesce_field
+
             def coalesce(env: _Env) -> Any:
                 lv = left(env)
                 return lv if lv is not None else right(env)
             return coalesce
         arith = ops.arith
         D = decimal.Decimal
-        fast = {"+": operator.add, "-": operator.sub, "*": operator.mul}.get(op)
+        # The commonest mixed cases in plain Python, each exactly what `ops.arith` does for
+        # them; anything else, and any decimal signal, goes to `ops.arith` itself.
+        if op == "-":
+            def minus(env: _Env) -> Any:
+                lv, rv = left(env), right(env)
+                cls = lv.__class__
+                if cls is D and rv.__class__ is D:
+                    return lv - rv
+                if cls is dt.date and rv.__class__ is dt.date:
+                    return Duration(D((lv - rv).days))  # `today - project.last_status_update`
+                return arith(op, lv, rv, e)
+            return minus
+        if op == "+":
+            shift_date = ops._shift_date
+
+            def plus(env: _Env) -> Any:
+                lv, rv = left(env), right(env)
+                cls = lv.__class__
+                if cls is D and rv.__class__ is D:
+                    return lv + rv
+                if cls is dt.date and rv.__class__ is Duration:  # `m.baseline + hit_grace`
+                    try:
+                        return shift_date(lv, rv.days, e)
+                    except ArithmeticError:
+                        pass
+                return arith(op, lv, rv, e)
+            return plus
+        if op == "/":
+            divide = _CONTEXT.divide  # `with localcontext(DECIMAL_CONTEXT): lv / rv`, without the switch
+
+            def div(env: _Env) -> Any:
+                lv, rv = left(env), right(env)
+                if lv.__class__ is D and rv.__class__ is D and rv:
+                    try:
+                        return divide(lv, rv)
+                    except ArithmeticError:
+                        pass
+                return arith(op, lv, rv, e)
+            return div
+        fast = {"*": operator.mul}.get(op)
         if fast is not None:
             def arith_fast(env: _Env) -> Any:
                 lv, rv = left(env), right(env)
@@ -316,7 +450,32 @@ class Compiler:
                 return ops.matches(lv, rx, e)
             return matches
         equal = ops.equal
+        # A literal (or, silent, a param) on the right: its value is known now, and its
+        # evaluation can neither fail nor record, so it is not re-read per subject.
+        constant, rv = self._constant(e.right, local)
+        rcls = rv.__class__
+        # ... and, silent, a field of a variable on the left (`r.status == "open"`): read
+        # here rather than by a closure of its own.
+        read = self._read1(e.left, local)
+        if read is not None:
+            root, key, node = read
         if op == "==":
+            if constant and rcls in (str, decimal.Decimal, dt.date) and read is not None:
+                def eq_field_constant(env: _Env) -> Any:
+                    obj = env.vars[root]
+                    lv = obj.get(key) if obj.__class__ is dict else _get(obj, key, node)
+                    if lv.__class__ is rcls:
+                        return lv == rv
+                    return equal(lv, rv, e)
+                return eq_field_constant
+            if constant and rcls in (str, decimal.Decimal, dt.date):
+                def eq_constant(env: _Env) -> Any:
+                    lv = left(env)
+                    if lv.__class__ is rcls:
+                        return lv == rv
+                    return equal(lv, rv, e)
+                return eq_constant
+
             def eq(env: _Env) -> Any:
                 lv, rv = left(env), right(env)
                 if lv.__class__ is rv.__class__ and lv.__class__ in (str, decimal.Decimal, dt.date):
@@ -324,6 +483,22 @@ class Compiler:
                 return equal(lv, rv, e)
             return eq
         if op == "!=":
+            if constant and rcls in (str, decimal.Decimal, dt.date) and read is not None:
+                def ne_field_constant(env: _Env) -> Any:
+                    obj = env.vars[root]
+                    lv = obj.get(key) if obj.__class__ is dict else _get(obj, key, node)
+                    if lv.__class__ is rcls:
+                        return lv != rv
+                    return not equal(lv, rv, e)
+                return ne_field_constant
+            if constant and rcls in (str, decimal.Decimal, dt.date):
+                def ne_constant(env: _Env) -> Any:
+                    lv = left(env)
+                    if lv.__class__ is rcls:
+                        return lv != rv
+                    return not equal(lv, rv, e)
+                return ne_constant
+
             def ne(env: _Env) -> Any:
                 lv, rv = left(env), right(env)
                 if lv.__class__ is rv.__class__ and lv.__class__ in (str, decimal.Decimal, dt.date):
@@ -341,8 +516,31 @@ class Compiler:
         if op == "contains":
             return lambda env: ops.contains(left(env), right(env), e, e.left, e.right)
         order = ops.order
-        fast = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-                ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
+        fast = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
+        if constant and rcls in (decimal.Decimal, dt.date, Duration, str) and read is not None:
+            def cmp_field_constant(env: _Env) -> Any:
+                obj = env.vars[root]
+                lv = obj.get(key) if obj.__class__ is dict else _get(obj, key, node)
+                if lv.__class__ is rcls:
+                    return fast(lv, rv)
+                return order(op, lv, rv, e)
+            return cmp_field_constant
+        if read is not None and type(e.right) is ast.Today:
+            def cmp_field_today(env: _Env) -> Any:  # `m.baseline <= today`
+                obj = env.vars[root]
+                lv = obj.get(key) if obj.__class__ is dict else _get(obj, key, node)
+                today = env.today
+                if lv.__class__ is today.__class__ and lv.__class__ in (decimal.Decimal, dt.date, Duration, str):
+                    return fast(lv, today)
+                return order(op, lv, today, e)
+            return cmp_field_today
+        if constant and rcls in (decimal.Decimal, dt.date, Duration, str):
+            def cmp_constant(env: _Env) -> Any:
+                lv = left(env)
+                if lv.__class__ is rcls:
+                    return fast(lv, rv)
+                return order(op, lv, rv, e)
+            return cmp_constant
 
         def cmp(env: _Env) -> Any:
             lv, rv = left(env), right(env)
@@ -352,7 +550,50 @@ class Compiler:
             return order(op, lv, rv, e)
         return cmp
 
+    def _constant(self, e: ast.Expr, local: frozenset[str]) -> tuple[bool, Any]:
+        """(True, value) when `e` is a value fixed for the run whose evaluation has no
+        effect: a literal, or (silent only: a param read records itself) a param."""
+        if type(e) is ast.Literal:
+            return True, e.value  # type: ignore[attr-defined]
+        if self.silent and type(e) is ast.Name and e.name not in local and e.name in self.params:  # type: ignore[attr-defined]
+            return True, self.params[e.name]  # type: ignore[attr-defined]
+        return False, None
+
+    def _read1(self, e: ast.Expr, local: frozenset[str]) -> tuple[str, str, ast.Expr] | None:
+        """(variable, key, node) when `e` is `variable.key` and its read records nothing
+        (silent): what `chain1` reads, for a caller to read inline."""
+        if not self.silent:
+            return None
+        flat = self._flat_steps(e, local)
+        if flat is None or len(flat[1]) != 1:
+            return None
+        root, ((key, node),) = flat
+        return root, key, node
+
+    def _read2(self, e: ast.Expr, local: frozenset[str]) -> tuple[str, str, ast.Expr, Any, Any] | None:
+        """(variable, key, node, key2, node2) when `e` is `variable.key` or
+        `variable.key.key2` and its read records nothing (silent), key2 and node2 None
+        for the one-step path: what `chain1` / `chain2` read, for a caller to read inline."""
+        if not self.silent:
+            return None
+        flat = self._flat_steps(e, local)
+        if flat is None or len(flat[1]) > 2:
+            return None
+        root, steps = flat
+        (k1, n1), (k2, n2) = steps[0], (steps[1] if len(steps) == 2 else (None, None))
+        return root, k1, n1, k2, n2
+
     def _ispresent(self, e: ast.IsPresent, local: frozenset[str]) -> Fn:
+        read = self._read1(e.operand, local)
+        if read is not None:  # `m.baseline is present`, in one call
+            root, key, node = read
+            negated = e.negated
+
+            def present1(env: _Env) -> Any:
+                obj = env.vars[root]
+                value = obj.get(key) if obj.__class__ is dict else _get(obj, key, node)
+                return (value is None) if negated else (value is not None)
+            return present1
         operand = self.expr(e.operand, local)
         if e.negated:
             return lambda env: operand(env) is None
@@ -369,6 +610,26 @@ class Compiler:
         null_ok = spec.null_ok
         context = spec.context
         is_metric = spec.kind == "metric"
+        if len(args) == 1 and not context:  # `len(x)`, `cpi(project)`: one argument, less ceremony
+            arg, arg_expr = args[0], arg_exprs[0]
+            name = spec.name
+
+            def call1(env: _Env) -> Any:
+                value = arg(env)
+                if value is None and not null_ok:
+                    raise EvalError(f"`{arg_expr.text}` is null, so `{e.func}(...)` cannot be computed", arg_expr.span,
+                                    arg_expr.text, value=None)
+                if is_metric:
+                    if value.__class__ is dict:  # the key `metric_key` makes for a record
+                        cache = env.metric_cache
+                        key = (name, id(value))
+                        if key in cache:
+                            return cache[key]
+                        result = cache[key] = invoke(spec, e, [value])
+                        return result
+                    return invoke_metric(spec, e, [value], env.metric_cache)
+                return invoke(spec, e, [value])
+            return call1
 
         def call(env: _Env) -> Any:
             values = [f(env) for f in args]
@@ -433,10 +694,13 @@ class Compiler:
     # ---------------------------------------------------------- comprehensions --
 
     def _comprehension(self, e: ast.Comprehension, local: frozenset[str]) -> Fn:
-        coll_fn = self.expr(e.collection, local)
+        """As `reference._comprehension`; always run silenced, so its parts are compiled
+        silent. The `where` and element truth tests are inlined: they run once per item."""
+        silent = self.silent_compiler
+        coll_fn = silent.expr(e.collection, local)
         inner_local = local | {e.var}
-        where = self.expr(e.where, inner_local) if e.where is not None else None
-        element = self.expr(e.element, inner_local)
+        where = silent.expr(e.where, inner_local) if e.where is not None else None
+        element = silent.expr(e.element, inner_local)
         var, agg = e.var, e.agg
         coll_expr, where_expr, el_expr = e.collection, e.where, e.element
         truth = ops.truth
@@ -445,7 +709,7 @@ class Compiler:
         joined = None
         if join is not None:
             source = self.snapshot.collection(join.collection)
-            outer = self.expr(join.outer, local)
+            outer = silent.expr(join.outer, local)
             joined = (source, self.joins.index(join.collection, join.inner), outer)
 
         def items_of(env: _Env) -> list:
@@ -464,74 +728,91 @@ class Compiler:
                     return hits
             return coll
 
-        def selected(env: _Env) -> bool:
-            if where is None:
-                return True
-            w = truth(where(env), where_expr, "a comprehension `where`")
-            if w is None:
-                raise EvalError(f"the comprehension `where` `{where_expr.text}` is null (unknown)",
-                                where_expr.span, where_expr.text, value=None)
-            return w
+        def not_selectable(w: Any) -> EvalError:
+            """The error for a `where` that gave neither true nor false."""
+            truth(w, where_expr, "a comprehension `where`")  # raises unless null
+            assert where_expr is not None
+            return EvalError(f"the comprehension `where` `{where_expr.text}` is null (unknown)",
+                             where_expr.span, where_expr.text, value=None)
 
-        def run(env: _Env, body: Callable[[_Env, list], Any]) -> Any:
-            coll = items_of(env)
-            vars_ = env.vars
-            had = var in vars_
-            saved = vars_.get(var)
-            try:
-                return body(env, coll)
-            finally:
-                if had:
-                    vars_[var] = saved
-                else:
-                    vars_.pop(var, None)
+        def runner(body: Callable[[_Env, list], Any]) -> Fn:
+            def run(env: _Env) -> Any:
+                coll = items_of(env)
+                vars_ = env.vars
+                had = var in vars_
+                saved = vars_.get(var)
+                try:
+                    return body(env, coll)
+                finally:
+                    if had:
+                        vars_[var] = saved
+                    else:
+                        vars_.pop(var, None)
+            return run
 
         if agg in AGG_BOOL:
             stop_on = False if agg == "all" else True
-            result_on_stop = agg == "any"
+            result_on_stop = (agg == "any") if agg != "all" else False
+            what = f"`{agg}`"
 
             def boolean(env: _Env, coll: list) -> Any:
                 unknown = False
                 vars_ = env.vars
                 for item in coll:
                     vars_[var] = item
-                    if not selected(env):
-                        continue
-                    b = truth(element(env), el_expr, f"`{agg}`")
+                    if where is not None:
+                        w = where(env)
+                        if w is not True:
+                            if w is False:
+                                continue
+                            raise not_selectable(w)
+                    b = element(env)
                     if b is None:
                         unknown = True
                     elif b is stop_on:
-                        return result_on_stop if agg != "all" else False
+                        return result_on_stop
+                    elif b is not True and b is not False:
+                        truth(b, el_expr, what)  # raises
                 if unknown:
                     return None
                 return agg != "any"
-            return lambda env: run(env, boolean)
+            return runner(boolean)
         if agg == "count":
             def count(env: _Env, coll: list) -> Any:
                 n = 0
                 vars_ = env.vars
                 for item in coll:
                     vars_[var] = item
-                    if not selected(env):
-                        continue
-                    b = truth(element(env), el_expr, "`count`")
-                    if b is None:
+                    if where is not None:
+                        w = where(env)
+                        if w is not True:
+                            if w is False:
+                                continue
+                            raise not_selectable(w)
+                    b = element(env)
+                    if b is True:
+                        n += 1
+                    elif b is not False:
+                        truth(b, el_expr, "`count`")  # raises unless null
                         raise EvalError(f"`{el_expr.text}` is null (unknown), so it cannot be counted",
                                         el_expr.span, el_expr.text, value=None)
-                    if b:
-                        n += 1
                 return decimal.Decimal(n)
-            return lambda env: run(env, count)
+            return runner(count)
 
         def values(env: _Env, coll: list) -> Any:
             out = []
             vars_ = env.vars
             for item in coll:
                 vars_[var] = item
-                if selected(env):
-                    out.append(element(env))
+                if where is not None:
+                    w = where(env)
+                    if w is not True:
+                        if w is False:
+                            continue
+                        raise not_selectable(w)
+                out.append(element(env))
             return ops.aggregate_values(agg, out, e, duration_zero)
-        return lambda env: run(env, values)
+        return runner(values)
 
     # ------------------------------------------------------------------- rules --
 
@@ -540,7 +821,7 @@ class Compiler:
         fc = rule.for_clause
         assert fc is not None
         local = frozenset({fc.var})
-        where = self.expr(fc.where, local) if fc.where is not None else None
+        where = self.quiet(fc.where, local) if fc.where is not None else None
         lets = []
         for let in rule.lets:
             lets.append((let, self.unrecorded(let.expr, local)))
@@ -548,12 +829,13 @@ class Compiler:
         requires = []
         for req in rule.requires:
             template = req.otherwise or rule.message
-            operands = None
-            if isinstance(req.cond, ast.Compare) and req.cond.op in ("<", "<=", ">", ">="):
-                operands = {id(req.cond.left): self.expr(req.cond.left, local),
-                            id(req.cond.right): self.expr(req.cond.right, local)}
-            requires.append((req, self.expr(req.cond, local), self.template(template, local) if template else None,
-                             operands))
+            cond = req.cond
+            hint = self._hint(cond, local) if isinstance(cond, ast.Compare) and cond.op in ORDER_OPS else None
+            # What a failure of this requirement says and where does not depend on the
+            # subject unless a template does: worked out once here, not per finding.
+            render = self.template(template, local) if template else None
+            default = default_message(rule, req) if render is None else None
+            requires.append((req, self.expr(cond, local), render, default, hint, str(cond.span)))
         subject_id = self.snapshot.subject_id
         var, rid = fc.var, rule.id
         truth = ops.truth
@@ -564,7 +846,9 @@ class Compiler:
             if where is not None:
                 env.recording = False
                 try:
-                    scope = truth(where(env), fc.where, "the `where` scope")
+                    scope = where(env)
+                    if scope is not True and scope is not False and scope is not None:
+                        truth(scope, fc.where, "the `where` scope")  # raises
                 except EvalError as exc:
                     return _error(rule, sid, exc, env, fc.where)
                 finally:
@@ -581,9 +865,11 @@ class Compiler:
                     return _error(rule, sid, exc, env, let.expr)
                 env.vars[let.name] = value
                 env.evidence[let.name] = value
-            for req, fn, render, operands in requires:
+            for req, fn, render, default, hint, location in requires:
                 try:
-                    value = truth(fn(env), req.cond, "`require`")
+                    value = fn(env)
+                    if value is not True and value is not False and value is not None:
+                        truth(value, req.cond, "`require`")  # raises
                 except EvalError as exc:
                     return _error(rule, sid, exc, env, req.cond)
                 if value is None:
@@ -594,47 +880,87 @@ class Compiler:
                     if render is not None:
                         message, template_error = render(env)
                     else:
-                        message, template_error = default_message(rule, req), None
-                    evidence = _evidence(env)
-                    if operands is not None:
-                        hint = distance_hint(req.cond, lambda x, o=operands: o[id(x)](env), env)
-                        if hint:
-                            evidence.append((DISTANCE_KEY, hint))
+                        message, template_error = default, None
+                    # `_evidence(env)`, with `to_json` called only for what it would change
+                    evidence = [(k, v if v.__class__ in _JSON_READY or v is None else to_json(v))
+                                for k, v in env.evidence.items()]
+                    if hint is not None:
+                        to_pass = hint(env)
+                        if to_pass:
+                            evidence.append((DISTANCE_KEY, to_pass))
                     if template_error:
                         evidence.append(("template error", template_error))
-                    return Result(rid, sid, "fail", message, evidence, str(req.cond.span))
+                    return Result(rid, sid, "fail", message, evidence, location)
             return Result(rid, sid, "pass")
         return evaluate_subject
 
-    def template(self, t: ast.Template, local: frozenset[str]) -> Callable[[_Env], tuple[str, str | None]]:
-        parts: list[Any] = []
-        for part in t.parts:
-            if isinstance(part, str):
-                parts.append(part)
-            else:
-                parts.append((part, self.expr(part.expr, local)))
+    def _hint(self, cond: ast.Compare, local: frozenset[str]) -> Callable[[_Env], str | None]:
+        """`reference.distance_hint` for a failing ordering requirement: the operands are
+        re-read silently, and what `distance` would work out from the comparison's shape
+        alone is worked out here, once (`local` is every variable bound at that point)."""
+        left, right = self.quiet(cond.left, local), self.quiet(cond.right, local)
+        sentence = Hint(cond.op, cond.left, cond.right, self.params, local)
 
-        def render(env: _Env) -> tuple[str, str | None]:
-            out = []
-            problem = None
+        def hint(env: _Env) -> str | None:
             saved = env.recording
             env.recording = False
             try:
-                for part in parts:
-                    if isinstance(part, str):
-                        out.append(part)
-                        continue
-                    field, fn = part
+                return sentence(left(env), right(env), env)
+            except (EvalError, ArithmeticError, ValueError):
+                return None  # as distance_hint: no hint is better than a wrong one
+            finally:
+                env.recording = saved
+        return hint
+
+    def template(self, t: ast.Template, local: frozenset[str]) -> Callable[[_Env], tuple[str, str | None]]:
+        """`reference.render_message`, with each field's reader, format and fallback text
+        prepared once, and the literal text laid out once: a failing subject's message is
+        a fair share of what the fail path does."""
+        skeleton: list[str] = []
+        fields = []
+        silent = self.silent_compiler
+        for part in t.parts:
+            if isinstance(part, str):
+                skeleton.append(part)
+            else:
+                # `{project.id}`, `{risk.project.id}`: the keys to read inline, else the
+                # field's closure
+                read = silent._read2(part.expr, local) or (None, None, None, None, None)
+                fields.append((len(skeleton), read[0], read[1], read[3], silent.expr(part.expr, local), part.places,
+                               None if part.places is None else f".{part.places}f", part.expr.text))
+                skeleton.append("")
+        D = decimal.Decimal
+
+        def render(env: _Env) -> tuple[str, str | None]:
+            out = skeleton.copy()
+            problem = None
+            saved = env.recording
+            env.recording = False
+            vars_ = env.vars
+            try:
+                for i, root, key, key2, fn, places, spec, text in fields:
                     try:
-                        out.append(format_field(fn(env), field.places))
+                        obj = vars_[root] if root is not None else None
+                        if obj.__class__ is dict:
+                            value = obj.get(key)
+                            if key2 is not None and value is not None:
+                                value = value.get(key2) if value.__class__ is dict else fn(env)
+                        else:
+                            value = fn(env)
+                        if places is None:  # format_field's display(), its two commonest cases first
+                            cls = value.__class__
+                            out[i] = value if cls is str else format_number(value) if cls is D else display(value)
+                        elif value.__class__ is D:  # format_field's number case
+                            out[i] = format(round_half_up(value, places), spec)
+                        else:
+                            out[i] = format_field(value, places)
                     except EvalError as exc:
-                        problem = problem or f"{{{field.expr.text}}}: {exc.message}"
-                        out.append("{" + field.expr.text + "}")
+                        problem = problem or f"{{{text}}}: {exc.message}"
+                        out[i] = "{" + text + "}"
             finally:
                 env.recording = saved
             return "".join(out), problem
         return render
-
 
 
 def _get(obj: Any, key: str, e: ast.Expr) -> Any:
