@@ -341,7 +341,7 @@ def _fork_available() -> bool:
 #: With workers, each takes chunks of the subjects (this many per worker) from a shared
 #: counter until none is left, so that a slower worker (a heavier slice, pages copied on
 #: write in a forked child) takes fewer chunks instead of keeping the others waiting.
-CHUNKS_PER_WORKER = 8
+CHUNKS_PER_WORKER = 16
 
 _SHARED: dict[str, Any] = {}
 
