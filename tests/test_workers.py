@@ -63,9 +63,9 @@ def test_chunks_a_dead_child_claimed_are_evaluated_by_the_parent(library_run, mo
     program, loaded = library_run
     one = _flat(_evaluate(program, loaded, 1))
 
-    def dies_after_claiming(counter, conn):
+    def dies_after_claiming(job, counter, conn):
         for _ in range(3):  # takes three chunks, then dies before sending anything
-            engine._claim(counter, engine._SHARED["chunks"])
+            engine._claim(counter, job.chunks)
         os._exit(1)
 
     monkeypatch.setattr(engine, "_child", dies_after_claiming)

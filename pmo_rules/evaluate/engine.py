@@ -57,14 +57,11 @@ class IndexedEvaluator:
         with decimal.localcontext(DECIMAL_CONTEXT), gc_paused():
             plan = Plan.build(program, snapshot, as_of)
             if self.workers > 1 and _fork_available():
-                out = _evaluate_parallel(plan, include_passes, self.workers, self.limits)
+                out = _evaluate_parallel(Job(plan, include_passes, self.workers * CHUNKS_PER_WORKER, self.limits),
+                                         self.workers)
             else:
-                out = Evaluation()
-                parts, passes = _evaluate_share(plan, include_passes, 0, 1, self.progress, self.limits)
-                out.passes = passes
-                for rule_id, counts, results in parts:
-                    out.counts[rule_id] = counts
-                    out.results.extend(results)
+                out = _assemble(plan, [_evaluate_share(plan, include_passes, 0, 1, Budget(self.limits),
+                                                       self.progress)])
             apply_waivers(program, snapshot, as_of, out,
                           lambda w, rule, subject: _waiver_matches(program, plan.run, w, rule, subject))
         return out
@@ -106,9 +103,7 @@ class Plan:
             if pair is None:
                 pair = compilers[rule.package] = (Compiler(program, params, snapshot, indexes),
                                                   VerdictCompiler(program, params, run, indexes))
-            name = fc.collection.name
-            snapshot.collection(name)  # a view is built here, once, not in every worker
-            rules.append(RulePlan(rule, name, params, pair[0].rule(rule), pair[1].rule(rule)))
+            rules.append(RulePlan(rule, fc.collection.name, params, pair[0].rule(rule), pair[1].rule(rule)))
         indexes.build_all()
         return cls(program, snapshot, run, rules, indexes)
 
@@ -130,9 +125,8 @@ def _names(node: Any) -> Iterator[str]:
 PASS, NOT_APPLICABLE = 1, 2  # verdict codes; 0: not decided (yet), for the full evaluator
 
 
-def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, progress: Any = None,
-                    limits: Limits | None = None, budget: Budget | None = None,
-                    ) -> tuple[list[tuple[str, Counter, list[Result]]], Counter]:
+def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, budget: Budget,
+                    progress: Any = None) -> Part:
     """Evaluate every rule on share `share` of `shares` contiguous slices of its subjects
     (contiguous, so a forked worker touches, and copies, only its part of the snapshot).
 
@@ -140,7 +134,6 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, p
     record is read once for all the rules over its collection while it is in the CPU's
     cache, instead of once per rule. Then, rule by rule and under each rule's time limit,
     the full evaluator (with evidence) takes every pair no verdict decided."""
-    budget = budget or Budget(limits or Limits())
     program, snapshot, run = plan.program, plan.snapshot, plan.run
     passed: dict[str, list[int]] = {}  # collection -> passing checks per subject of the slice
     codes: list[bytearray] = []  # per rule: a verdict code per subject of the slice
@@ -208,8 +201,8 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, p
     passes: Counter = Counter()
     subject_id = snapshot.subject_id
     for name, pass_counts in passed.items():
-        lo = len(snapshot.collection(name)) * share // shares
-        subjects = snapshot.collection(name)[lo:lo + len(pass_counts)]
+        lo, hi = slices[groups[name][0]]
+        subjects = snapshot.collection(name)[lo:hi]
         if name not in VIEWS:
             for item, n in zip(subjects, pass_counts):
                 if n:
@@ -327,8 +320,7 @@ class Budget:
             if left is None or rule_left <= left:
                 return rule_left, f"rule `{rule_id}`", limits.rule_seconds
         if left is not None:
-            return (left, f"the run's evaluation budget ({limits.run_seconds:g} s), reached in rule `{rule_id}`,",
-                    left)
+            return left, f"the run's evaluation budget ({limits.run_seconds:g} s), reached in rule `{rule_id}`,", None
         return None, "", None
 
 
@@ -343,9 +335,17 @@ def _fork_available() -> bool:
 #: write in a forked child) takes fewer chunks instead of keeping the others waiting.
 CHUNKS_PER_WORKER = 16
 
-_SHARED: dict[str, Any] = {}
+Part = tuple[list[tuple[str, Counter, list[Result]]], Counter]  # per rule (id, counts, results); passes
 
-Part = tuple[list[tuple[str, Counter, list[Result]]], Counter]
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker evaluates chunks of; forked children inherit it (nothing pickled)."""
+
+    plan: Plan
+    include_passes: bool
+    chunks: int
+    limits: Limits
 
 
 def _claim(counter: Any, chunks: int) -> int | None:
@@ -357,19 +357,18 @@ def _claim(counter: Any, chunks: int) -> int | None:
     return chunk
 
 
-def _chunks(claim: Callable[[], int | None], budget: Budget, done: Callable[[int, Part], None]) -> None:
+def _chunks(job: Job, claim: Callable[[], int | None], budget: Budget, done: Callable[[int, Part], None]) -> None:
     """Evaluate chunks as long as there are chunks to claim, handing each to `done`."""
-    s = _SHARED
     with decimal.localcontext(DECIMAL_CONTEXT):
         while (chunk := claim()) is not None:
-            done(chunk, _evaluate_share(s["plan"], s["include_passes"], chunk, s["chunks"], None, None, budget))
+            done(chunk, _evaluate_share(job.plan, job.include_passes, chunk, job.chunks, budget))
 
 
 def astuple(r: Result) -> tuple:
     return (r.rule, r.subject, r.outcome, r.message, r.evidence, r.location, r.waiver, r.note)
 
 
-def _child(counter: Any, conn: Any) -> None:
+def _child(job: Job, counter: Any, conn: Any) -> None:
     def send(chunk: int, part: Part) -> None:
         # Plain tuples pickle in C, several times faster than slotted dataclasses (whose
         # state goes through Python-level __getstate__), and at half the size.
@@ -378,7 +377,7 @@ def _child(counter: Any, conn: Any) -> None:
                    passes))
 
     try:
-        _chunks(lambda: _claim(counter, _SHARED["chunks"]), Budget(_SHARED["limits"]), send)
+        _chunks(job, lambda: _claim(counter, job.chunks), Budget(job.limits), send)
     finally:
         conn.close()
 
@@ -395,14 +394,12 @@ def _receive(conn: Any, done: dict[int, Part]) -> None:
         pass  # all sent, or the child died: its chunks not received are done again
 
 
-def _evaluate_parallel(plan: Plan, include_passes: bool, workers: int, limits: Limits) -> Evaluation:
-    """Fork `workers - 1` children that inherit the plan (program, snapshot, indexes:
+def _evaluate_parallel(job: Job, workers: int) -> Evaluation:
+    """Fork `workers - 1` children that inherit the job (program, snapshot, indexes:
     nothing big is pickled in); the parent evaluates chunks too meanwhile, so no core
     waits. Chunks a child claimed but never sent (it died) are evaluated by the parent."""
     import multiprocessing
 
-    chunks = workers * CHUNKS_PER_WORKER
-    _SHARED.update(plan=plan, include_passes=include_passes, chunks=chunks, limits=limits)
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)
     children = []
@@ -410,35 +407,37 @@ def _evaluate_parallel(plan: Plan, include_passes: bool, workers: int, limits: L
     try:
         for _ in range(1, workers):
             receiver, sender = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(counter, sender), daemon=True)
+            proc = ctx.Process(target=_child, args=(job, counter, sender), daemon=True)
             proc.start()
             sender.close()
             children.append((proc, receiver, threading.Thread(target=_receive, args=(receiver, done), daemon=True)))
         for _, _, thread in children:  # after the last fork: no child inherits a thread's state
             thread.start()
-        budget = Budget(limits)
-        _chunks(lambda: _claim(counter, chunks), budget, done.__setitem__)
+        budget = Budget(job.limits)
+        _chunks(job, lambda: _claim(counter, job.chunks), budget, done.__setitem__)
         for proc, receiver, thread in children:
             thread.join()
             receiver.close()
             proc.join()
-        missing = iter(sorted(set(range(chunks)) - set(done)))  # claimed by a child that died
-        _chunks(lambda: next(missing, None), budget, done.__setitem__)
+        missing = iter(sorted(set(range(job.chunks)) - set(done)))  # claimed by a child that died
+        _chunks(job, lambda: next(missing, None), budget, done.__setitem__)
     finally:
-        _SHARED.clear()
         for proc, _, _ in children:
             if proc.is_alive():
                 proc.kill()
-    # Rule by rule, chunk by chunk: one order, whichever worker evaluated which chunk.
+    return _assemble(job.plan, [done[chunk] for chunk in range(job.chunks)])
+
+
+def _assemble(plan: Plan, parts: list[Part]) -> Evaluation:
+    """One evaluation from the chunks' parts, in chunk order: rule by rule, chunk by chunk,
+    the same order whichever worker evaluated which chunk."""
     out = Evaluation()
-    for rp in plan.rules:
-        out.counts[rp.rule.id] = Counter()
-    for chunk in range(chunks):
-        out.passes.update(done[chunk][1])
+    for _, passes in parts:
+        out.passes.update(passes)
     for k, rp in enumerate(plan.rules):
-        counts = out.counts[rp.rule.id]
-        for chunk in range(chunks):
-            rule_id, c, results = done[chunk][0][k]
+        counts = out.counts[rp.rule.id] = Counter()
+        for rule_results, _ in parts:
+            _, c, results = rule_results[k]
             counts.update(c)
             out.results.extend(results)
     return out

@@ -215,9 +215,10 @@ def find_join(e: ast.Comprehension, collections: frozenset[str] | set[str]) -> J
     return None
 
 
-def scope_request(rule: ast.Rule, params: dict[str, Any]) -> tuple[str, tuple[str, ...], Any] | None:
-    """(operator, key path, wanted value) when the rule's scope can be indexed, else None:
-    the shape alone decides, not the data."""
+def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], indexes: JoinIndexes,
+                     bounds: tuple[int, int] | None = None) -> list[int] | None:
+    """Positions of the subjects a rule's `where` can select, or None for all of them
+    (with `bounds`, among that slice of the collection, counted from its start)."""
     fc = rule.for_clause
     if fc is None or fc.where is None:
         return None
@@ -238,21 +239,10 @@ def scope_request(rule: ast.Rule, params: dict[str, Any]) -> tuple[str, tuple[st
         wanted = params[other.name]
     else:
         return None
-    return cond.op, keys, wanted
-
-
-def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], indexes: JoinIndexes,
-                     bounds: tuple[int, int] | None = None) -> list[int] | None:
-    """Positions of the subjects a rule's `where` can select, or None for all of them
-    (with `bounds`, among that slice of the collection, counted from its start)."""
-    request = scope_request(rule, params)
-    if request is None:
-        return None
-    op, keys, wanted = request
     idx = indexes.scope(collection, keys, bounds)
     if not idx.usable:
         return None
-    if op == "==":
+    if cond.op == "==":
         return idx.lookup(wanted)
     if not isinstance(wanted, list) or any(isinstance(w, (list, dict)) for w in wanted):
         return None

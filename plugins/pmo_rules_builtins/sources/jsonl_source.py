@@ -152,7 +152,7 @@ def load(path: Path) -> dict[str, Iterator]:
 
 
 def load_range(path: Path, start: int, stop: int) -> dict[str, Iterator]:
-    with path.open("rb"):
+    with path.open("rb"):  # a file that cannot be opened fails here, as `load` fails, not mid-stream
         pass
     return {path.stem: _records(path, start, stop)}
 
