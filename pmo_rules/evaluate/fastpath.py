@@ -312,6 +312,9 @@ class _RuleGen:
         self.names: dict[str, str] = {}  # language variable in scope -> Python local
         self.dicts: set[str] = set()  # Python locals that always hold a record (a dict)
         self.in_iterable = 0  # inside a comprehension's iterable: no assignment expressions allowed
+        # Statements the line being generated runs first (see `_comprehension`), or None
+        # where only an expression can go (inside a generator expression).
+        self.pre: list[str] | None = None
         self.counter = 0
 
     def const(self, value: Any) -> str:
@@ -346,21 +349,54 @@ class _RuleGen:
         lines = [f"def verdict({subject}):"]
         if fc.where is not None:
             w = self.fresh()
-            lines.append(f"    {w} = {self.expr(fc.where, local)}")  # a null scope is an error: defer
+            code = self.statement(fc.where, local, lines)
+            lines.append(f"    {w} = {code}")  # a null scope is an error: defer
             lines.append(f"    if {w} is False: return False")
             lines.append(f"    if {w} is not True: return None")
         for let in rule.lets:
-            code = self.expr(let.expr, local)
+            code = self.statement(let.expr, local, lines)
             local = local | {let.name}
             lines.append(f"    {self.bind(let.name)} = {code}")
         for req in rule.requires:
-            lines.append(f"    if ({self.expr(req.cond, local)}) is not True: return None")
+            code = self.statement(req.cond, local, lines)
+            lines.append(f"    if ({code}) is not True: return None")
         lines.append("    return True")
         source = "\n".join(lines) + "\n"
         exec(compile(source, f"<verdict {rule.id}>", "exec"), self.ns)  # noqa: S102 - generated from the checked AST
         fn = self.ns.pop("verdict")  # no function <-> globals cycle for a paused GC to keep
         fn.source = source  # for debugging and tests
         return fn
+
+    def statement(self, e: ast.Expr, local: set[str], lines: list[str]) -> str:
+        """Code for a top-level expression (a scope, a `let`, a `require`); the loops of
+        its comprehensions go to `lines` first, as statements (see `_comprehension`)."""
+        self.pre = []
+        try:
+            code = self.expr(e, local)
+            lines.extend("    " + line for line in self.pre)
+        finally:
+            self.pre = None
+        return code
+
+    def lazily(self, generate: Callable[[], str]) -> tuple[str, list[str]]:
+        """Code for an operand evaluated only sometimes (`b` in `a and b`, `a ?? b`), and
+        the statements it needs first, which the caller must run only when it is."""
+        outer = self.pre
+        if outer is None:
+            return generate(), []
+        self.pre = []
+        try:
+            return generate(), self.pre
+        finally:
+            self.pre = outer
+
+    def _guarded(self, first: str, test: str, body: list[str], then: str) -> str:
+        """`t = first; if test(t): body; t = then`: a short-circuit whose lazy operand
+        needs statements. Returns the Python local holding the value."""
+        t = self.fresh()
+        assert self.pre is not None
+        self.pre += [f"{t} = {first}", test.format(t=t), *("    " + line for line in body), f"    {t} = {then}"]
+        return t
 
     # -- expressions: each returns Python source computing the value --
 
@@ -460,18 +496,27 @@ class _RuleGen:
 
     def _binary(self, e: ast.Binary, local: set[str]) -> str:
         if e.op in ("and", "or", "implies"):
-            left, right = self.truth(e.left, local), self.truth(e.right, local)
+            left = self.truth(e.left, local)
+            right, body = self.lazily(lambda: self.truth(e.right, local))
+            if body:
+                if e.op == "and":
+                    return self._guarded(left, "if {t}:", body, right)
+                return self._guarded(f"(not {left})" if e.op == "implies" else left, "if not {t}:", body, right)
             if e.op == "and":
                 return f"({left} and {right})"
             if e.op == "or":
                 return f"({left} or {right})"
             return f"((not {left}) or {right})"
-        left, right = self.expr(e.left, local), self.expr(e.right, local)
         if e.op == "??":
+            left = self.expr(e.left, local)
+            right, body = self.lazily(lambda: self.expr(e.right, local))
+            if body:
+                return self._guarded(left, "if {t} is None:", body, right)
             if self.in_iterable:
                 return f"_coalesce({left}, lambda: {right})"
             t = self.fresh()
             return f"({t} if ({t} := {left}) is not None else {right})"
+        left, right = self.expr(e.left, local), self.expr(e.right, local)
         call = f"{_FAST_ARITH[e.op]}({{a}}, {{b}}, {self.const(e)})"
         if self.in_iterable or e.op == "/":
             return call.format(a=left, b=right)
@@ -547,6 +592,16 @@ class _RuleGen:
         return f"{call}(" + "".join(self.expr(a, local) + ", " for a in e.args) + ")"
 
     def _comprehension(self, e: ast.Comprehension, local: set[str]) -> str:
+        """A generator expression; or, where statements can go first (`self.pre`), a
+        `for` loop over the items, with the result left in a local.
+
+        The loop is what a hand-written check would be: no generator object made per
+        subject, no frame resumed per item, `break` on the first item that decides `any`
+        or `all`. Nothing is evaluated that the generator expression would not evaluate:
+        the loop goes where the expression would be evaluated, and the lazy operand of a
+        short-circuit (`lazily`) gets its statements under the same condition."""
+        pre = self.pre
+        self.pre = None  # the iterable is one expression (it may be a generator's)
         self.in_iterable += 1
         try:
             coll = self.expr(e.collection, local)
@@ -558,21 +613,30 @@ class _RuleGen:
                 iterable = f"{self.const(_items(None, None, None))}({coll})"
         finally:
             self.in_iterable -= 1
+            self.pre = pre
         inner = local | {e.var}
         outer_binding = self.names.get(e.var)
         var = self.bind(e.var)
         # Items are read as records: `.get` on anything else (null included) raises, and
         # the verdict defers to the full evaluator, which knows what that means.
         self.dicts.add(var)
+        where_pre: list[str] = []
         try:
-            where = f" if {self.truth(e.where, inner)}" if e.where is not None else ""
-            element = self.truth(e.element, inner) if e.agg in AGG_BOOL + ("count",) else self.expr(e.element, inner)
+            if e.where is not None:
+                where, where_pre = self.lazily(lambda: self.truth(e.where, inner))
+            if e.agg in AGG_BOOL + ("count",):
+                element, element_pre = self.lazily(lambda: self.truth(e.element, inner))
+            else:
+                element, element_pre = self.lazily(lambda: self.expr(e.element, inner))
         finally:
             if outer_binding is not None:
                 self.names[e.var] = outer_binding
             else:
                 del self.names[e.var]
-        loop = f"for {var} in {iterable}{where}"
+        if pre is not None:
+            return self._loop(e, var, iterable, where if e.where is not None else None, where_pre,
+                              element, element_pre)
+        loop = f"for {var} in {iterable}" + (f" if {where}" if e.where is not None else "")
         if e.agg == "any":
             return f"any({element} {loop})"
         if e.agg == "all":
@@ -583,6 +647,30 @@ class _RuleGen:
             return f"_count(sum(1 {loop} if {element}))"
         duration_zero = e.span in self.owner.program.duration_sums
         return f"{self.const(_values(e.agg, e, duration_zero))}([{element} {loop}])"
+
+    def _loop(self, e: ast.Comprehension, var: str, iterable: str, where: str | None, where_pre: list[str],
+              element: str, element_pre: list[str]) -> str:
+        """`_comprehension` as statements (appended to `self.pre`); returns the value's code."""
+        assert self.pre is not None
+        r = self.fresh()
+        agg = e.agg
+        # (start, what to do with the element), per aggregation; `any`/`all`/`none` stop early.
+        start, action = {
+            "any": ("False", [f"if {element}:", f"    {r} = True", "    break"]),
+            "all": ("True", [f"if not ({element}):", f"    {r} = False", "    break"]),
+            "none": ("True", [f"if {element}:", f"    {r} = False", "    break"]),
+            "count": ("0", [f"if {element}:", f"    {r} += 1"]),
+        }.get(agg, ("[]", [f"{r}.append({element})"]))
+        body = [*element_pre, *action]
+        if where is not None:
+            body = [*where_pre, f"if {where}:", *("    " + line for line in body)]
+        self.pre += [f"{r} = {start}", f"for {var} in {iterable}:", *("    " + line for line in body)]
+        if agg in ("any", "all", "none"):
+            return r
+        if agg == "count":
+            return f"_count({r})"
+        duration_zero = e.span in self.owner.program.duration_sums
+        return f"{self.const(_values(agg, e, duration_zero))}({r})"
 
 
 def _is_boolean(e: ast.Expr) -> bool:
