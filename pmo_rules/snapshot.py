@@ -35,6 +35,10 @@ class Snapshot:
             return self._views[name]
         raise KeyError(name)
 
+    def has_view(self, name: str) -> bool:
+        """Is the whole view `name` built (kept until `release_views`)?"""
+        return name in self._views
+
     def materialise_views(self) -> None:
         """Build every view now, e.g. before forking workers that must share them."""
         self.build_views(VIEWS)
@@ -54,14 +58,34 @@ class Snapshot:
         todo = [n for n in dict.fromkeys(names) if n in VIEWS and n not in self._views]
         if not todo:
             return
+        self.index_projects()
+        self._views.update(self._flatten(todo, self.projects, self._ids))
+
+    def index_projects(self) -> None:
+        """Remember which records are projects (`subject_id` tells view items by their parent)."""
         self._project_ids = {id(p) for p in self.projects}
+
+    def view_slices(self, names: Iterable[str], lo: int, hi: int) -> ViewSlices:
+        """The items of the views named whose projects are `projects[lo:hi]`: the part of
+        each view a worker's chunk evaluates, built by the worker and dropped with the
+        chunk (`with snapshot.view_slices(...) as views`), instead of whole views built
+        by one process before the others start. In view order, and named by
+        `subject_id` as the whole view's items are. `index_projects` must have run."""
+        names = list(dict.fromkeys(names))
+        ids: dict[int, str] = {}
+        if not names:
+            return ViewSlices(self, {}, ids)
+        return ViewSlices(self, self._flatten(names, self.projects[lo:hi], ids), ids)
+
+    @staticmethod
+    def _flatten(todo: list[str], projects: list[dict], ids: dict[int, str]) -> dict[str, list[dict]]:
+        views: dict[str, list[dict]] = {}
         lanes = []
         for name in todo:
             items: list[dict] = []
-            self._views[name] = items
+            views[name] = items
             lanes.append((VIEWS[name], name, items.append))
-        ids = self._ids
-        for project in self.projects:
+        for project in projects:
             for key, name, append in lanes:
                 children = project.get(key)
                 if not children or children.__class__ is not list:
@@ -77,6 +101,7 @@ class Snapshot:
                     if child.get("id").__class__ is not str and child.get("name").__class__ is not str:
                         ids[id(item)] = f"{project.get('id')}/{name}[{i}]"
                     append(item)
+        return views
 
     def subject_id(self, record: dict) -> str:
         """The id a finding names: the record's `id`, or `PROJECT/child` for view items
@@ -92,6 +117,24 @@ class Snapshot:
             return f"{parent.get('id')}/{label}"
         v = record.get("id")
         return v if isinstance(v, str) else str(v)
+
+
+class ViewSlices:
+    """View slices (`Snapshot.view_slices`), known to `subject_id` while the `with` lasts:
+    an unlabelled item's name is remembered by its `id()`, which a later object may reuse."""
+
+    def __init__(self, snapshot: Snapshot, views: dict[str, list[dict]], ids: dict[int, str]):
+        self.snapshot, self.views, self.ids = snapshot, views, ids
+
+    def __enter__(self) -> dict[str, list[dict]]:
+        self.snapshot._ids.update(self.ids)
+        return self.views
+
+    def __exit__(self, *exc: object) -> None:
+        ids = self.snapshot._ids
+        for key in self.ids:
+            ids.pop(key, None)
+        self.views = {}
 
 
 def project_key(project: dict) -> str:

@@ -40,7 +40,7 @@ from ..values import DECIMAL_CONTEXT
 from . import Evaluation, Result, RunContext
 from .compiled import Compiler
 from .fastpath import Verdict, VerdictCompiler
-from .indexes import JoinIndexes, scope_candidates
+from .indexes import Index, JoinIndexes, scope_candidates
 from .reference import _Env, _waiver_matches
 from .waivers import apply_waivers
 
@@ -88,11 +88,28 @@ class Plan:
     run: RunContext
     rules: list[RulePlan]
     indexes: JoinIndexes  # join indexes, built before the fork; scope indexes, per worker slice
+    #: Views only ever evaluated as rules' subjects, not read whole by any rule and not
+    #: built yet: each worker builds its share's part (`Snapshot.view_slices`).
+    sliced: frozenset[str]
 
     @classmethod
     def build(cls, program: Program, snapshot: Snapshot, as_of: dt.date) -> Plan:
-        # Every view a rule reads, built in one pass over the projects (`build_views`).
-        snapshot.build_views(name for rule in program.rules for name in _names(rule) if name in VIEWS)
+        # A view a rule reads by name (a join, a scan) is built whole, now, in one pass
+        # over the projects (`build_views`); one that is only some rules' subjects is
+        # built in parts, by the workers, in parallel.
+        read_whole: set[str] = set()
+        subjects: set[str] = set()
+        for rule in program.rules:
+            fc = rule.for_clause
+            assert fc is not None and isinstance(fc.collection, ast.Name)
+            # What the rule evaluates besides its subjects (`statements` repeats these).
+            body = (fc.where, rule.lets, rule.requires, rule.message)
+            read_whole.update(name for name in _names(body) if name in VIEWS)
+            subjects.add(fc.collection.name)
+        snapshot.build_views(read_whole)
+        snapshot.index_projects()
+        sliced = frozenset(name for name in subjects
+                           if name in VIEWS and name not in read_whole and not snapshot.has_view(name))
         indexes = JoinIndexes(snapshot)
         run = RunContext(snapshot, as_of)
         compilers: dict[str, tuple[Compiler, VerdictCompiler]] = {}
@@ -107,7 +124,7 @@ class Plan:
                                                   VerdictCompiler(program, params, run, indexes))
             rules.append(RulePlan(rule, fc.collection.name, params, pair[0].rule(rule), pair[1].rule(rule)))
         indexes.build_all()
-        return cls(program, snapshot, run, rules, indexes)
+        return cls(program, snapshot, run, rules, indexes, sliced)
 
 
 def _names(node: Any) -> Iterator[str]:
@@ -131,34 +148,49 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, b
                     progress: Any = None) -> Part:
     """Evaluate every rule on share `share` of `shares` contiguous slices of its subjects
     (contiguous, so a forked worker touches, and copies, only its part of the snapshot).
+    A view no rule reads whole (`Plan.sliced`) is sliced by project: this share's part of
+    it is built here, from this share's projects, and dropped when the share is done."""
+    n = len(plan.snapshot.projects)
+    sliced = [rp.collection for rp in plan.rules if rp.collection in plan.sliced]
+    with plan.snapshot.view_slices(sliced, n * share // shares, n * (share + 1) // shares) as local:
+        return _evaluate_slices(plan, include_passes, share, shares, budget, progress, local)
 
-    Two phases. First, subject by subject, every rule's verdict (`fastpath.py`): each
+
+def _evaluate_slices(plan: Plan, include_passes: bool, share: int, shares: int, budget: Budget,
+                     progress: Any, local: dict[str, list[dict]]) -> Part:
+    """Two phases. First, subject by subject, every rule's verdict (`fastpath.py`): each
     record is read once for all the rules over its collection while it is in the CPU's
     cache, instead of once per rule. Then, rule by rule and under each rule's time limit,
     the full evaluator (with evidence) takes every pair no verdict decided."""
     program, snapshot, run = plan.program, plan.snapshot, plan.run
-    passed: dict[str, list[int]] = {}  # collection -> passing checks per subject of the slice
-    codes: list[bytearray] = []  # per rule: a verdict code per subject of the slice
-    slices: list[tuple[int, int]] = []
+    # collection -> (its items, this share's bounds in them): a view slice is all this share's
+    parts: dict[str, tuple[list[dict], int, int]] = {}
+    passed: dict[str, list[int]] = {}  # collection -> passing checks per subject of the share
+    codes: list[bytearray] = []  # per rule: a verdict code per subject of the share
     groups: dict[str, list[int]] = {}
     for k, rp in enumerate(plan.rules):
-        n = len(snapshot.collection(rp.collection))
-        lo, hi = n * share // shares, n * (share + 1) // shares
-        slices.append((lo, hi))
+        name = rp.collection
+        if name not in parts:
+            if name in local:
+                parts[name] = (local[name], 0, len(local[name]))
+            else:
+                items = snapshot.collection(name)
+                n = len(items)
+                parts[name] = (items, n * share // shares, n * (share + 1) // shares)
+            _, lo, hi = parts[name]
+            passed[name] = [0] * (hi - lo)
+        _, lo, hi = parts[name]
         codes.append(bytearray(hi - lo))
-        groups.setdefault(rp.collection, []).append(k)
-        if rp.collection not in passed:
-            passed[rp.collection] = [0] * (hi - lo)
+        groups.setdefault(name, []).append(k)
     for name, ks in groups.items():
-        _verdicts(plan, name, ks, slices[ks[0]], codes, passed[name], budget)
+        _verdicts(plan, parts[name], ks, codes, passed[name], budget, name)
     out = []
     for k, rp in enumerate(plan.rules):
         rule, evaluate_subject = rp.rule, rp.evaluate_subject
         counts: Counter = Counter()
         results: list[Result] = []
-        subjects = snapshot.collection(rp.collection)
+        subjects, lo, _ = parts[rp.collection]
         pass_counts = passed[rp.collection]
-        lo, _ = slices[k]
         code = codes[k]
         passes_here = code.count(PASS)
         not_applicable = code.count(NOT_APPLICABLE)
@@ -203,8 +235,8 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, b
     passes: Counter = Counter()
     subject_id = snapshot.subject_id
     for name, pass_counts in passed.items():
-        lo, hi = slices[groups[name][0]]
-        subjects = snapshot.collection(name)[lo:hi]
+        items, lo, hi = parts[name]
+        subjects = items[lo:hi] if lo or hi != len(items) else items
         if name not in VIEWS:
             for item, n in zip(subjects, pass_counts):
                 if n:
@@ -234,22 +266,29 @@ def _where(code: bytearray, value: int) -> Iterator[int]:
         i = code.find(value, i + 1)
 
 
-def _verdicts(plan: Plan, collection: str, ks: list[int], bounds: tuple[int, int], codes: list[bytearray],
-              pass_counts: list[int], budget: Budget) -> None:
+def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], codes: list[bytearray],
+              pass_counts: list[int], budget: Budget, collection: str) -> None:
     """Phase one for the rules `ks` over one collection: fill in their verdict codes.
 
     It gets the time a rule gets; if it runs out (a plugin stuck, say), what is left stays
     undecided and the full evaluator, under each rule's own limit, names the culprit. The
     subject being decided when time ran out is rolled back whole."""
-    subjects = plan.snapshot.collection(collection)
-    lo, hi = bounds
+    subjects, lo, hi = part
+    scopes: dict[tuple[str, ...], Index] = {}
+
+    def index_of(keys: tuple[str, ...]) -> Index:
+        idx = scopes.get(keys)
+        if idx is None:
+            idx = scopes[keys] = Index.build(subjects[lo:hi], keys)
+        return idx
+
     lanes = []
     for k in ks:
         rp = plan.rules[k]
         mask = None
-        # The scope index, of this slice only (built here, in the worker): the subjects
-        # it leaves out are out of scope.
-        positions = scope_candidates(rp.rule, collection, rp.params, plan.indexes, bounds)
+        # The scope index, of this share only (built here, in the worker, once for all
+        # the rules over these subjects): the subjects it leaves out are out of scope.
+        positions = scope_candidates(rp.rule, rp.params, index_of)
         if positions is not None:
             mask = bytearray(hi - lo)
             for pos in positions:

@@ -12,6 +12,7 @@ such as `project.risks` (already per subject).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +165,6 @@ class JoinIndexes:
     def __init__(self, snapshot: Any):
         self.snapshot = snapshot
         self._joins: dict[tuple[str, tuple[str, ...]], LazyItems] = {}
-        self._scopes: dict[tuple[str, tuple[str, ...], tuple[int, int] | None], Index] = {}
 
     def index(self, collection: str, keys: tuple[str, ...]) -> LazyItems:
         k = (collection, keys)
@@ -176,15 +176,6 @@ class JoinIndexes:
         """Build every join index asked for so far now (before workers fork and share them)."""
         for lazy in self._joins.values():
             lazy.build()
-
-    def scope(self, collection: str, keys: tuple[str, ...], bounds: tuple[int, int] | None = None) -> Index:
-        """The scope index of `collection` by `keys`; with `bounds` (lo, hi), of that slice
-        only, positions counted from lo (each worker indexes just its own slice)."""
-        k = (collection, keys, bounds)
-        if k not in self._scopes:
-            items = self.snapshot.collection(collection)
-            self._scopes[k] = Index.build(items if bounds is None else items[bounds[0]:bounds[1]], keys)
-        return self._scopes[k]
 
 
 @dataclass(frozen=True)
@@ -215,10 +206,11 @@ def find_join(e: ast.Comprehension, collections: frozenset[str] | set[str]) -> J
     return None
 
 
-def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], indexes: JoinIndexes,
-                     bounds: tuple[int, int] | None = None) -> list[int] | None:
-    """Positions of the subjects a rule's `where` can select, or None for all of them
-    (with `bounds`, among that slice of the collection, counted from its start)."""
+def scope_candidates(rule: ast.Rule, params: dict[str, Any],
+                     index_of: Callable[[tuple[str, ...]], Index]) -> list[int] | None:
+    """Positions of the subjects a rule's `where` can select, or None for all of them.
+    `index_of(keys)` is the scope index of the subjects being evaluated (a worker's chunk)
+    by that key path: the caller builds it once for all the rules over those subjects."""
     fc = rule.for_clause
     if fc is None or fc.where is None:
         return None
@@ -239,7 +231,7 @@ def scope_candidates(rule: ast.Rule, collection: str, params: dict[str, Any], in
         wanted = params[other.name]
     else:
         return None
-    idx = indexes.scope(collection, keys, bounds)
+    idx = index_of(keys)
     if not idx.usable:
         return None
     if cond.op == "==":
