@@ -182,3 +182,61 @@ rule r {
         with pytest.raises(Exception):  # noqa: B017 - dividing by zero defers
             verdict(a)
         assert verdict(b) is None  # 100079 < 100080: fails, so the full evaluator explains it
+
+
+def _verdict(policy: str, records: list[dict]):
+    program, diags = api.check_text(policy, SESSION, "k.pmo")
+    assert program is not None, diags
+    loaded = load_collections({"projects": records})
+    run = RunContext(loaded.snapshot, AS_OF)
+    verdict = VerdictCompiler(program, program.params.get("k", {}), run, JoinIndexes(loaded.snapshot)).rule(
+        program.rules[0])
+    assert verdict is not None
+    return verdict, loaded.snapshot.projects
+
+
+@pytest.mark.parametrize("scope, expected", [
+    # Evaluated, the comprehension would divide by zero (an error: the verdict defers).
+    # Each short-circuit must leave it unevaluated, as the reference does, so the verdict
+    # still decides the scope.
+    ('project.status == "active" and any(1 / r.impact > 0 for r in project.risks)', True),
+    ('project.status == "completed" or any(1 / r.impact > 0 for r in project.risks)', False),
+    ('project.status == "active" implies any(1 / r.impact > 0 for r in project.risks)', False),
+    ("(project.priority ?? count(1 / r.impact > 0 for r in project.risks)) == 3", False),
+])
+def test_loops_in_a_short_circuit_run_only_when_the_reference_evaluates_them(scope, expected):
+    policy = f"package k\nrule r {{\n    for project in projects where not ({scope})\n    require true\n}}\n"
+    record = {"id": "A", "status": "completed", "priority": 3, "risks": [{"id": "R", "impact": 0}]}
+    verdict, (project,) = _verdict(policy, [record])
+    assert "\n        for " in verdict.source  # the loop form, under the short-circuit's condition
+    with decimal.localcontext(DECIMAL_CONTEXT):
+        assert verdict(project) is expected
+    # and when the reference does evaluate it, the verdict meets the error and defers
+    evaluated = {**record, "status": "on_hold" if " or " in scope else "active", "priority": None}
+    verdict, (project,) = _verdict(policy, [evaluated])
+    with decimal.localcontext(DECIMAL_CONTEXT), pytest.raises(Exception):  # noqa: B017 - a deferral
+        verdict(project)
+
+
+def test_loops_decide_any_all_none_count_and_sums_as_the_reference():
+    policy = """package k
+rule r {
+    for project in projects
+    let open = count(r.status == "open" for r in project.risks)
+    let exposure = sum(r.impact for r in project.risks where r.status == "open")
+    require any(r.impact > 5 for r in project.risks) == (open > 0 and exposure > 5)
+    require all(r.impact >= 0 for r in project.risks)
+    require none(r.impact < 0 for r in project.risks where r.status == "open")
+    require any(any(m.completed is present for m in project.milestones) for r in project.risks) or open == 0
+}
+"""
+    risks = [{"id": "R1", "status": "open", "impact": 7}, {"id": "R2", "status": "closed", "impact": 1}]
+    records = [{"id": "A", "risks": risks, "milestones": [{"id": "M", "completed": "2026-01-01"}]},
+               {"id": "B", "risks": [], "milestones": []},
+               {"id": "C", "risks": [{"id": "R", "status": "open", "impact": -1}], "milestones": []}]
+    verdict, projects = _verdict(policy, records)
+    assert verdict.source.count("    for ") == 7 and "any(" not in verdict.source  # nested ones too
+    with decimal.localcontext(DECIMAL_CONTEXT):
+        assert [verdict(p) for p in projects] == [True, True, None]
+    program, _ = api.check_text(policy, SESSION, "k.pmo")
+    assert _check_verdicts(program, load_collections({"projects": records}).snapshot)["pass"] == 2
