@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from .. import ast
@@ -94,11 +95,30 @@ class Index:
         idx = cls()
         buckets = idx.buckets
         try:
-            if len(keys) == 1 and all(item.__class__ is dict for item in items):
-                key = keys[0]  # the common case, one field of records: read in C
-                values = [item.get(key) for item in items]
+            if len(keys) == 1 and set(map(type, items)) <= {dict}:
+                # the common case, one field of records: read in C
+                values = list(map(dict.get, items, repeat(keys[0])))
             else:
                 values = [_read(item, keys) for item in items]
+            kinds = set(map(type, values)) - {type(None)}
+            if len(kinds) <= 1:
+                # One type of key (and nulls): no two keys of different types, so the
+                # value alone tells buckets apart, and the (type, value) keys are made once
+                # per bucket, not per item: a person's 7 bookings, a program's 20 projects.
+                plain: dict[Any, list] = {}
+                get = plain.get
+                for pos, k in enumerate(values):
+                    bucket = get(k)
+                    if bucket is None:
+                        plain[k] = [pos]
+                    else:
+                        bucket.append(pos)
+                idx.buckets = {(k.__class__, k): bucket for k, bucket in plain.items()}
+                for k in plain:
+                    if k is not None:
+                        idx.types.add(type_name(k))
+                        break
+                return idx
             for pos, k in enumerate(values):
                 k = (k.__class__, k)
                 bucket = buckets.get(k)
