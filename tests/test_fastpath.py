@@ -21,7 +21,7 @@ from pmo_rules import api
 from pmo_rules.evaluate import RunContext
 from pmo_rules.evaluate.engine import IndexedEvaluator
 from pmo_rules.evaluate.fastpath import VerdictCompiler
-from pmo_rules.evaluate.indexes import JoinIndexes
+from pmo_rules.evaluate.indexes import Index, JoinIndexes, scope_candidates, scope_holds
 from pmo_rules.evaluate.reference import ReferenceEvaluator, _Env, evaluate_subject
 from pmo_rules.generate import generate_portfolio
 from pmo_rules.load import load_collections
@@ -43,7 +43,17 @@ def _check_verdicts(program, snapshot) -> Counter:
             params = program.params.get(rule.package, {})
             verdict = VerdictCompiler(program, params, run, joins).rule(rule)
             assert verdict is not None, f"{rule.id}: no verdict generated"
-            for subject in snapshot.collection(rule.for_clause.collection.name):
+            subjects = snapshot.collection(rule.for_clause.collection.name)
+            # The in-scope verdict, on the subjects the scope index selects (as the engine uses it)
+            in_scope = VerdictCompiler(program, params, run, joins).rule(rule, in_scope=True)
+            selected = scope_candidates(rule, params, lambda keys, items=subjects: Index.build(items, keys))
+            if scope_holds(rule, params) and selected is not None:
+                assert in_scope is not None
+                pairs = [(verdict, s) for s in subjects] + [(in_scope, subjects[i]) for i in selected]
+                seen["in scope"] += len(selected)
+            else:
+                pairs = [(verdict, s) for s in subjects]
+            for verdict, subject in pairs:
                 try:
                     claim = verdict(subject)
                 except Exception:  # noqa: BLE001 - a deferral
@@ -66,6 +76,7 @@ def test_library_verdicts_agree_and_decide_most_pairs():
     seen = _check_verdicts(program, loaded.snapshot)
     decided = seen["pass"] + seen["not_applicable"]
     assert decided > 0.8 * (decided + seen["deferred"]), seen
+    assert seen["in scope"] > 1000, seen
 
 
 def test_library_verdicts_agree_on_the_sample():

@@ -40,7 +40,7 @@ from ..values import DECIMAL_CONTEXT
 from . import Evaluation, Result, RunContext
 from .compiled import Compiler
 from .fastpath import Verdict, VerdictCompiler
-from .indexes import Index, JoinIndexes, scope_candidates
+from .indexes import Index, JoinIndexes, scope_candidates, scope_holds
 from .reference import _Env, _waiver_matches
 from .waivers import apply_waivers
 
@@ -76,6 +76,9 @@ class RulePlan:
     params: dict[str, Any]
     evaluate_subject: Callable[[dict, _Env], Result]  # the full evaluator, with evidence
     verdict: Verdict | None  # the fast one, or None when it cannot be generated
+    # The fast one for the subjects a scope index selected, when those are known to make
+    # the first conjunct of the `where` true (`indexes.scope_holds`): it skips that test.
+    verdict_in_scope: Verdict | None = None
 
 
 @dataclass
@@ -122,7 +125,9 @@ class Plan:
             if pair is None:
                 pair = compilers[rule.package] = (Compiler(program, params, snapshot, indexes),
                                                   VerdictCompiler(program, params, run, indexes))
-            rules.append(RulePlan(rule, fc.collection.name, params, pair[0].rule(rule), pair[1].rule(rule)))
+            verdict = pair[1].rule(rule)
+            in_scope = pair[1].rule(rule, in_scope=True) if verdict is not None and scope_holds(rule, params) else None
+            rules.append(RulePlan(rule, fc.collection.name, params, pair[0].rule(rule), verdict, in_scope))
         indexes.build_all()
         return cls(program, snapshot, run, rules, indexes, sliced)
 
@@ -294,6 +299,9 @@ def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], code
             for pos in positions:
                 mask[pos] = 1
             codes[k][:] = bytes(mask).replace(b"\x00", b"\x02").replace(b"\x01", b"\x00")
+            if rp.verdict_in_scope is not None:
+                lanes.append((rp.verdict_in_scope, mask, codes[k]))
+                continue
         if rp.verdict is not None:
             lanes.append((rp.verdict, mask, codes[k]))
     if not lanes:

@@ -34,7 +34,7 @@ from ..values import Duration
 from . import RunContext, ops
 from .compiled import AGGREGATES
 from .errors import EvalError
-from .indexes import JoinIndexes, find_join
+from .indexes import JoinIndexes, after_first_conjunct, find_join
 from .reference import AGG_BOOL, _Env, evaluate_unrecorded, invoke, invoke_metric
 
 Verdict = Callable[[dict], "bool | None"]
@@ -295,9 +295,11 @@ class VerdictCompiler:
         self.snapshot = run.snapshot
         self.joins = joins
 
-    def rule(self, rule: ast.Rule) -> Verdict | None:
+    def rule(self, rule: ast.Rule, *, in_scope: bool = False) -> Verdict | None:
+        """The rule's verdict; `in_scope`: for subjects known to make the first conjunct of
+        its `where` true (`indexes.scope_holds`), which is then not evaluated again."""
         try:
-            return _RuleGen(self, rule).build()
+            return _RuleGen(self, rule, in_scope).build()
         except (Unsupported, SyntaxError, RecursionError, MemoryError):
             # Python's own limits (nesting of 200 parentheses, say) are below the
             # language's: such a rule is simply left to the full evaluator.
@@ -305,9 +307,10 @@ class VerdictCompiler:
 
 
 class _RuleGen:
-    def __init__(self, owner: VerdictCompiler, rule: ast.Rule):
+    def __init__(self, owner: VerdictCompiler, rule: ast.Rule, in_scope: bool = False):
         self.owner = owner
         self.rule = rule
+        self.in_scope = in_scope
         self.ns: dict[str, Any] = dict(_HELPERS)
         self.names: dict[str, str] = {}  # language variable in scope -> Python local
         self.dicts: set[str] = set()  # Python locals that always hold a record (a dict)
@@ -347,9 +350,10 @@ class _RuleGen:
         subject = self.bind(fc.var)
         self.dicts.add(subject)  # subjects are records of a collection
         lines = [f"def verdict({subject}):"]
-        if fc.where is not None:
+        where = after_first_conjunct(fc.where) if self.in_scope and fc.where is not None else fc.where
+        if where is not None:
             w = self.fresh()
-            code = self.statement(fc.where, local, lines)
+            code = self.statement(where, local, lines)
             lines.append(f"    {w} = {code}")  # a null scope is an error: defer
             lines.append(f"    if {w} is False: return False")
             lines.append(f"    if {w} is not True: return None")

@@ -226,11 +226,8 @@ def find_join(e: ast.Comprehension, collections: frozenset[str] | set[str]) -> J
     return None
 
 
-def scope_candidates(rule: ast.Rule, params: dict[str, Any],
-                     index_of: Callable[[tuple[str, ...]], Index]) -> list[int] | None:
-    """Positions of the subjects a rule's `where` can select, or None for all of them.
-    `index_of(keys)` is the scope index of the subjects being evaluated (a worker's chunk)
-    by that key path: the caller builds it once for all the rules over those subjects."""
+def _scope_test(rule: ast.Rule, params: dict[str, Any]) -> tuple[str, tuple[str, ...], Any] | None:
+    """(op, key path, wanted value) of an indexable first conjunct of the `where`, or None."""
     fc = rule.for_clause
     if fc is None or fc.where is None:
         return None
@@ -251,10 +248,40 @@ def scope_candidates(rule: ast.Rule, params: dict[str, Any],
         wanted = params[other.name]
     else:
         return None
+    return cond.op, keys, wanted
+
+
+def scope_holds(rule: ast.Rule, params: dict[str, Any]) -> bool:
+    """Does every subject `scope_candidates` selects make the first conjunct true? So for
+    `subject.f == VALUE` (not null, not a list or record): its bucket holds exactly the
+    subjects whose key has VALUE's type and equals it. Not for `in`, whose candidates
+    include the nulls (an error the full evaluation must meet)."""
+    test = _scope_test(rule, params)
+    return (test is not None and test[0] == "==" and test[2] is not None
+            and not isinstance(test[2], (list, dict)))
+
+
+def after_first_conjunct(e: ast.Expr) -> ast.Expr | None:
+    """`e` without its first conjunct (`a and b and c` -> `b and c`; `a` -> None)."""
+    if not (isinstance(e, ast.Binary) and e.op == "and"):
+        return None
+    rest = after_first_conjunct(e.left)
+    return e.right if rest is None else ast.Binary(e.span, "and", rest, e.right)
+
+
+def scope_candidates(rule: ast.Rule, params: dict[str, Any],
+                     index_of: Callable[[tuple[str, ...]], Index]) -> list[int] | None:
+    """Positions of the subjects a rule's `where` can select, or None for all of them.
+    `index_of(keys)` is the scope index of the subjects being evaluated (a worker's chunk)
+    by that key path: the caller builds it once for all the rules over those subjects."""
+    test = _scope_test(rule, params)
+    if test is None:
+        return None
+    op, keys, wanted = test
     idx = index_of(keys)
     if not idx.usable:
         return None
-    if cond.op == "==":
+    if op == "==":
         return idx.lookup(wanted)
     if not isinstance(wanted, list) or any(isinstance(w, (list, dict)) for w in wanted):
         return None
