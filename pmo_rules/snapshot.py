@@ -3,7 +3,8 @@
 Records are validated by the pydantic models when loaded (`load.py`), then kept as plain
 dicts of language values (`Decimal`, `date`, `str`, lists, dicts) because both
 evaluators read them millions of times. Flattened views (`risks`, `assignments`, ...) are
-built once; each item is a copy of the child record with `project` pointing at its parent.
+built once, whole, or in parts by evaluation workers (`view_slices`); each item is a copy
+of the child record with `project` pointing at its parent.
 """
 
 from __future__ import annotations

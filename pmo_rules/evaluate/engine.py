@@ -84,7 +84,9 @@ class RulePlan:
 @dataclass
 class Plan:
     """Everything compiled and indexed once per run, before any worker is forked, so that
-    workers share it (copy-on-write) instead of each rebuilding views and indexes."""
+    workers share it (copy-on-write) instead of each rebuilding it: the rules, the join
+    indexes and the views rules read whole. (Views only evaluated as subjects are the
+    exception: each worker builds the part it evaluates, see `sliced`.)"""
 
     program: Program
     snapshot: Snapshot
