@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +34,9 @@ from . import ast
 from .values import DECIMAL_CONTEXT, Duration, format_number
 
 ORDER_OPS = ("<", "<=", ">", ">=")
+#: Each ordering operator as a function of two comparable values.
+ORDERING: dict[str, Callable[[Any, Any], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,
+                                                   ">=": operator.ge}
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 # Ratio metrics: name -> (numerator path, denominator path) under the record argument.
@@ -49,7 +53,7 @@ def distance(op: str, left_expr: ast.Expr, left_value: Any, right_expr: ast.Expr
     """A sentence saying what would make the failing comparison `left op right` pass."""
     if op not in ORDER_OPS or not _comparable(left_value, right_value):
         return None
-    if _holds(op, left_value, right_value):
+    if ORDERING[op](left_value, right_value):
         return None
     target, tvalue, bound = left_expr, left_value, right_value
     if _is_constant(left_expr, env) and not _is_constant(right_expr, env):
@@ -97,7 +101,7 @@ class Hint:
         if not self.plain:
             return distance(self.op, self.left_expr, left_value, self.right_expr, right_value, env)
         op = self.op
-        if not _comparable(left_value, right_value) or _holds(op, left_value, right_value):
+        if not _comparable(left_value, right_value) or ORDERING[op](left_value, right_value):
             return None
         if self.flip:
             op, tvalue, bound = FLIP[op], right_value, left_value
@@ -157,19 +161,6 @@ def _comparable(a: Any, b: Any) -> bool:
         if isinstance(a, kind) and isinstance(b, kind) and not isinstance(a, bool):
             return True
     return isinstance(a, dt.date) and isinstance(b, dt.date)
-
-
-def _holds(op: str, a: Any, b: Any) -> bool:
-    # Only the asked comparison: every one of them would raise alike (a NaN) or not at all.
-    if op == "<":
-        return a < b
-    if op == "<=":
-        return a <= b
-    if op == ">":
-        return a > b
-    if op == ">=":
-        return a >= b
-    raise KeyError(op)
 
 
 def _is_constant(e: ast.Expr, env: Any) -> bool:
@@ -377,7 +368,7 @@ def _now(value: Any, op: str, bound: Any) -> str:
     short = _show(value)
     if isinstance(value, Decimal) and short.replace(",", "") != format_number(value):
         shown = Decimal(short.replace(",", ""))
-        if not isinstance(bound, Decimal) or _holds(op, shown, bound) or shown == bound:
+        if not isinstance(bound, Decimal) or ORDERING[op](shown, bound) or shown == bound:
             return _grouped(value)
     return short
 

@@ -50,17 +50,18 @@ class Snapshot:
         self._views.clear()
         self._ids.clear()
 
-    def build_views(self, names: Iterable[str]) -> None:
-        """Build the views named (those not built yet) in one pass over the projects.
+    def build_views(self, names: Iterable[str]) -> list[str]:
+        """Build the views named (those not built yet) in one pass over the projects, and
+        say which those were.
 
         At 100,000 projects the cost is mostly cache misses on the project records, so
         reading each project once for all the views asked for is some 40% faster than a
         pass per view; `dict.copy` then a store is faster than `{**child, ...}` too."""
         todo = [n for n in dict.fromkeys(names) if n in VIEWS and n not in self._views]
-        if not todo:
-            return
-        self.index_projects()
-        self._views.update(self._flatten(todo, self.projects, self._ids))
+        if todo:
+            self.index_projects()
+            self._views.update(self._flatten(todo, self.projects, self._ids))
+        return todo
 
     def index_projects(self) -> None:
         """Remember which records are projects (`subject_id` tells view items by their parent)."""
@@ -135,7 +136,6 @@ class ViewSlices:
         ids = self.snapshot._ids
         for key in self.ids:
             ids.pop(key, None)
-        self.views = {}
 
 
 def project_key(project: dict) -> str:

@@ -21,7 +21,7 @@ from pmo_rules import api
 from pmo_rules.evaluate import RunContext
 from pmo_rules.evaluate.engine import IndexedEvaluator
 from pmo_rules.evaluate.fastpath import VerdictCompiler
-from pmo_rules.evaluate.indexes import Index, JoinIndexes, scope_candidates, scope_holds
+from pmo_rules.evaluate.indexes import Index, JoinIndexes, scope_candidates, scope_holds, scope_test
 from pmo_rules.evaluate.reference import ReferenceEvaluator, _Env, evaluate_subject
 from pmo_rules.generate import generate_portfolio
 from pmo_rules.load import load_collections
@@ -46,8 +46,9 @@ def _check_verdicts(program, snapshot) -> Counter:
             subjects = snapshot.collection(rule.for_clause.collection.name)
             # The in-scope verdict, on the subjects the scope index selects (as the engine uses it)
             in_scope = VerdictCompiler(program, params, run, joins).rule(rule, in_scope=True)
-            selected = scope_candidates(rule, params, lambda keys, items=subjects: Index.build(items, keys))
-            if scope_holds(rule, params) and selected is not None:
+            scope = scope_test(rule, params)
+            selected = scope_candidates(scope, lambda keys, items=subjects: Index.build(items, keys))
+            if scope_holds(scope) and selected is not None:
                 assert in_scope is not None
                 pairs = [(verdict, s) for s in subjects] + [(in_scope, subjects[i]) for i in selected]
                 seen["in scope"] += len(selected)

@@ -13,15 +13,15 @@ import os
 import time
 
 import pytest
+from test_limits import POLICY, HangingPlugin
 
-from pmo_rules import api, hookimpl
+from pmo_rules import api
 from pmo_rules.evaluate import engine
 from pmo_rules.evaluate.engine import IndexedEvaluator
 from pmo_rules.evaluate.reference import ReferenceEvaluator
 from pmo_rules.generate import generate_portfolio
 from pmo_rules.limits import enforceable
 from pmo_rules.load import load_collections
-from pmo_rules.registry import FunctionSpec
 from pmo_rules.resources import bundled
 
 AS_OF = dt.date(2026, 11, 26)
@@ -73,30 +73,9 @@ def test_chunks_a_dead_child_claimed_are_evaluated_by_the_parent(library_run, mo
     assert _flat(_evaluate(program, loaded, 2)) == one
 
 
-POLICY = """
-package lim
-
-rule slow {
-    for project in projects
-    require nap(project.id) == "x"
-}
-
-rule quick {
-    for project in projects
-    require project.id is present
-}
-"""
-
-
-class NappingPlugin:
-    @hookimpl
-    def pmo_rules_functions(self, register):
-        register(FunctionSpec("nap", lambda text: time.sleep(1000), ("text",), "text", "Never returns."))
-
-
 @pytest.mark.skipif(not (enforceable() and engine._fork_available()), reason="limits need SIGALRM; workers fork")
 def test_a_rule_limit_holds_over_all_the_chunks_of_a_worker():
-    session = api.Session.create(extra=(("napping", NappingPlugin()),))
+    session = api.Session.create(extra=(("hanging", HangingPlugin()),))
     data = {"projects": [{"id": f"P{i:02d}"} for i in range(64)]}
     t0 = time.monotonic()
     report = api.audit_text(POLICY, data, AS_OF, session=session,

@@ -22,13 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import re2
 
 from .. import ast
-from ..distance import Hint
+from ..distance import ORDER_OPS, ORDERING, Hint
 from ..program import Program
 from ..registry import FunctionSpec
 from ..schema.models import ALL_COLLECTIONS
@@ -59,7 +59,6 @@ from .reference import (
 
 Fn = Callable[[_Env], Any]
 AGGREGATES = ("all", "any", "none", "count", "sum", "min", "max", "avg")
-ORDER_OPS = ("<", "<=", ">", ">=")
 _CONTEXT = DECIMAL_CONTEXT.copy()  # private: its flags are nobody else's business
 _JSON_READY = frozenset({decimal.Decimal, str, bool})  # what `to_json` returns as it is, by exact class
 
@@ -459,52 +458,32 @@ class Compiler:
         read = self._read1(e.left, local)
         if read is not None:
             root, key, node = read
-        if op == "==":
-            if constant and rcls in (str, decimal.Decimal, dt.date) and read is not None:
+        if op in ("==", "!="):
+            same = operator.eq if op == "==" else operator.ne  # Python's, for two values of one plain type
+            negate = op == "!="
+            plain = (str, decimal.Decimal, dt.date)
+            if constant and rcls in plain and read is not None:
                 def eq_field_constant(env: _Env) -> Any:
                     obj = env.vars[root]
                     lv = obj.get(key) if obj.__class__ is dict else _get(obj, key, node)
                     if lv.__class__ is rcls:
-                        return lv == rv
-                    return equal(lv, rv, e)
+                        return same(lv, rv)
+                    return (not equal(lv, rv, e)) if negate else equal(lv, rv, e)
                 return eq_field_constant
-            if constant and rcls in (str, decimal.Decimal, dt.date):
+            if constant and rcls in plain:
                 def eq_constant(env: _Env) -> Any:
                     lv = left(env)
                     if lv.__class__ is rcls:
-                        return lv == rv
-                    return equal(lv, rv, e)
+                        return same(lv, rv)
+                    return (not equal(lv, rv, e)) if negate else equal(lv, rv, e)
                 return eq_constant
 
             def eq(env: _Env) -> Any:
                 lv, rv = left(env), right(env)
-                if lv.__class__ is rv.__class__ and lv.__class__ in (str, decimal.Decimal, dt.date):
-                    return lv == rv
-                return equal(lv, rv, e)
+                if lv.__class__ is rv.__class__ and lv.__class__ in plain:
+                    return same(lv, rv)
+                return (not equal(lv, rv, e)) if negate else equal(lv, rv, e)
             return eq
-        if op == "!=":
-            if constant and rcls in (str, decimal.Decimal, dt.date) and read is not None:
-                def ne_field_constant(env: _Env) -> Any:
-                    obj = env.vars[root]
-                    lv = obj.get(key) if obj.__class__ is dict else _get(obj, key, node)
-                    if lv.__class__ is rcls:
-                        return lv != rv
-                    return not equal(lv, rv, e)
-                return ne_field_constant
-            if constant and rcls in (str, decimal.Decimal, dt.date):
-                def ne_constant(env: _Env) -> Any:
-                    lv = left(env)
-                    if lv.__class__ is rcls:
-                        return lv != rv
-                    return not equal(lv, rv, e)
-                return ne_constant
-
-            def ne(env: _Env) -> Any:
-                lv, rv = left(env), right(env)
-                if lv.__class__ is rv.__class__ and lv.__class__ in (str, decimal.Decimal, dt.date):
-                    return lv != rv
-                return not equal(lv, rv, e)
-            return ne
         if op in ("in", "not in"):
             negate = op == "not in"
 
@@ -516,7 +495,7 @@ class Compiler:
         if op == "contains":
             return lambda env: ops.contains(left(env), right(env), e, e.left, e.right)
         order = ops.order
-        fast = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
+        fast = ORDERING[op]
         if constant and rcls in (decimal.Decimal, dt.date, Duration, str) and read is not None:
             def cmp_field_constant(env: _Env) -> Any:
                 obj = env.vars[root]
@@ -735,6 +714,19 @@ class Compiler:
             return EvalError(f"the comprehension `where` `{where_expr.text}` is null (unknown)",
                              where_expr.span, where_expr.text, value=None)
 
+        def chosen(env: _Env, coll: list) -> Iterator[None]:
+            """Bind each item the `where` selects to the variable in turn (in item order)."""
+            vars_ = env.vars
+            for item in coll:
+                vars_[var] = item
+                if where is not None:
+                    w = where(env)
+                    if w is not True:
+                        if w is False:
+                            continue
+                        raise not_selectable(w)
+                yield None
+
         def runner(body: Callable[[_Env, list], Any]) -> Fn:
             def run(env: _Env) -> Any:
                 coll = items_of(env)
@@ -757,15 +749,7 @@ class Compiler:
 
             def boolean(env: _Env, coll: list) -> Any:
                 unknown = False
-                vars_ = env.vars
-                for item in coll:
-                    vars_[var] = item
-                    if where is not None:
-                        w = where(env)
-                        if w is not True:
-                            if w is False:
-                                continue
-                            raise not_selectable(w)
+                for _ in chosen(env, coll):
                     b = element(env)
                     if b is None:
                         unknown = True
@@ -780,15 +764,7 @@ class Compiler:
         if agg == "count":
             def count(env: _Env, coll: list) -> Any:
                 n = 0
-                vars_ = env.vars
-                for item in coll:
-                    vars_[var] = item
-                    if where is not None:
-                        w = where(env)
-                        if w is not True:
-                            if w is False:
-                                continue
-                            raise not_selectable(w)
+                for _ in chosen(env, coll):
                     b = element(env)
                     if b is True:
                         n += 1
@@ -800,18 +776,7 @@ class Compiler:
             return runner(count)
 
         def values(env: _Env, coll: list) -> Any:
-            out = []
-            vars_ = env.vars
-            for item in coll:
-                vars_[var] = item
-                if where is not None:
-                    w = where(env)
-                    if w is not True:
-                        if w is False:
-                            continue
-                        raise not_selectable(w)
-                out.append(element(env))
-            return ops.aggregate_values(agg, out, e, duration_zero)
+            return ops.aggregate_values(agg, [element(env) for _ in chosen(env, coll)], e, duration_zero)
         return runner(values)
 
     # ------------------------------------------------------------------- rules --

@@ -40,7 +40,7 @@ from ..values import DECIMAL_CONTEXT
 from . import Evaluation, Result, RunContext
 from .compiled import Compiler
 from .fastpath import Verdict, VerdictCompiler
-from .indexes import Index, JoinIndexes, scope_candidates, scope_holds
+from .indexes import Index, JoinIndexes, ScopeTest, scope_candidates, scope_holds, scope_test
 from .reference import _Env, _waiver_matches
 from .waivers import apply_waivers
 
@@ -76,9 +76,10 @@ class RulePlan:
     params: dict[str, Any]
     evaluate_subject: Callable[[dict, _Env], Result]  # the full evaluator, with evidence
     verdict: Verdict | None  # the fast one, or None when it cannot be generated
+    scope: ScopeTest | None  # the `where`'s indexable first conjunct (`indexes.scope_test`)
     # The fast one for the subjects a scope index selected, when those are known to make
     # the first conjunct of the `where` true (`indexes.scope_holds`): it skips that test.
-    verdict_in_scope: Verdict | None = None
+    verdict_in_scope: Verdict | None
 
 
 @dataclass
@@ -92,7 +93,7 @@ class Plan:
     snapshot: Snapshot
     run: RunContext
     rules: list[RulePlan]
-    indexes: JoinIndexes  # join indexes, built before the fork; scope indexes, per worker slice
+    indexes: JoinIndexes  # the join indexes, built before the fork (scope indexes: per share, `_verdicts`)
     #: Views only ever evaluated as rules' subjects, not read whole by any rule and not
     #: built yet: each worker builds its share's part (`Snapshot.view_slices`).
     sliced: frozenset[str]
@@ -111,10 +112,11 @@ class Plan:
             body = (fc.where, rule.lets, rule.requires, rule.message)
             read_whole.update(name for name in _names(body) if name in VIEWS)
             subjects.add(fc.collection.name)
-        snapshot.build_views(read_whole)
-        snapshot.index_projects()
+        built = snapshot.build_views(read_whole)
         sliced = frozenset(name for name in subjects
                            if name in VIEWS and name not in read_whole and not snapshot.has_view(name))
+        if sliced and not built:
+            snapshot.index_projects()  # as `build_views` just did: slices' items name their project by it
         indexes = JoinIndexes(snapshot)
         run = RunContext(snapshot, as_of)
         compilers: dict[str, tuple[Compiler, VerdictCompiler]] = {}
@@ -127,15 +129,16 @@ class Plan:
             if pair is None:
                 pair = compilers[rule.package] = (Compiler(program, params, snapshot, indexes),
                                                   VerdictCompiler(program, params, run, indexes))
-            verdict = pair[1].rule(rule)
-            in_scope = pair[1].rule(rule, in_scope=True) if verdict is not None and scope_holds(rule, params) else None
-            rules.append(RulePlan(rule, fc.collection.name, params, pair[0].rule(rule), verdict, in_scope))
+            verdict, scope = pair[1].rule(rule), scope_test(rule, params)
+            in_scope = pair[1].rule(rule, in_scope=True) if verdict is not None and scope_holds(scope) else None
+            rules.append(RulePlan(rule, fc.collection.name, params, pair[0].rule(rule), verdict, scope, in_scope))
         indexes.build_all()
         return cls(program, snapshot, run, rules, indexes, sliced)
 
 
 def _names(node: Any) -> Iterator[str]:
-    """Every name a rule mentions (a collection among them), shadowed or not."""
+    """Every name an AST node (or tuple of them) mentions, a collection among them,
+    shadowed or not."""
     if isinstance(node, ast.Name):
         yield node.name
     elif isinstance(node, tuple):
@@ -158,8 +161,7 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, b
     A view no rule reads whole (`Plan.sliced`) is sliced by project: this share's part of
     it is built here, from this share's projects, and dropped when the share is done."""
     n = len(plan.snapshot.projects)
-    sliced = [rp.collection for rp in plan.rules if rp.collection in plan.sliced]
-    with plan.snapshot.view_slices(sliced, n * share // shares, n * (share + 1) // shares) as local:
+    with plan.snapshot.view_slices(plan.sliced, n * share // shares, n * (share + 1) // shares) as local:
         return _evaluate_slices(plan, include_passes, share, shares, budget, progress, local)
 
 
@@ -243,7 +245,7 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: int, shares: int, 
     subject_id = snapshot.subject_id
     for name, pass_counts in passed.items():
         items, lo, hi = parts[name]
-        subjects = items[lo:hi] if lo or hi != len(items) else items
+        subjects = items[lo:hi]
         if name not in VIEWS:
             for item, n in zip(subjects, pass_counts):
                 if n:
@@ -295,7 +297,7 @@ def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], code
         mask = None
         # The scope index, of this share only (built here, in the worker, once for all
         # the rules over these subjects): the subjects it leaves out are out of scope.
-        positions = scope_candidates(rp.rule, rp.params, index_of)
+        positions = scope_candidates(rp.scope, index_of)
         if positions is not None:
             mask = bytearray(hi - lo)
             for pos in positions:
@@ -466,7 +468,7 @@ def _receive(conn: Any, done: dict[int, Part]) -> None:
     not wait for the parent to finish its own chunks, nor pickle everything at the end)."""
     try:
         while True:
-            chunk, parts, passes = conn.recv()
+            chunk, parts, passes = pickle.loads(conn.recv_bytes())  # as `_child` sends them
             done[chunk] = ([(rule_id, counts, [Result(*r) for r in results]) for rule_id, counts, results in parts],
                            passes)
     except (EOFError, OSError):

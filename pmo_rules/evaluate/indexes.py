@@ -226,8 +226,12 @@ def find_join(e: ast.Comprehension, collections: frozenset[str] | set[str]) -> J
     return None
 
 
-def _scope_test(rule: ast.Rule, params: dict[str, Any]) -> tuple[str, tuple[str, ...], Any] | None:
-    """(op, key path, wanted value) of an indexable first conjunct of the `where`, or None."""
+ScopeTest = tuple[str, tuple[str, ...], Any]  # (op, key path, wanted value)
+
+
+def scope_test(rule: ast.Rule, params: dict[str, Any]) -> ScopeTest | None:
+    """The indexable first conjunct of the rule's `where`, worked out once per run, as
+    (op, key path, wanted value); None when there is none."""
     fc = rule.for_clause
     if fc is None or fc.where is None:
         return None
@@ -251,12 +255,11 @@ def _scope_test(rule: ast.Rule, params: dict[str, Any]) -> tuple[str, tuple[str,
     return cond.op, keys, wanted
 
 
-def scope_holds(rule: ast.Rule, params: dict[str, Any]) -> bool:
+def scope_holds(test: ScopeTest | None) -> bool:
     """Does every subject `scope_candidates` selects make the first conjunct true? So for
     `subject.f == VALUE` (not null, not a list or record): its bucket holds exactly the
     subjects whose key has VALUE's type and equals it. Not for `in`, whose candidates
     include the nulls (an error the full evaluation must meet)."""
-    test = _scope_test(rule, params)
     return (test is not None and test[0] == "==" and test[2] is not None
             and not isinstance(test[2], (list, dict)))
 
@@ -269,12 +272,11 @@ def after_first_conjunct(e: ast.Expr) -> ast.Expr | None:
     return e.right if rest is None else ast.Binary(e.span, "and", rest, e.right)
 
 
-def scope_candidates(rule: ast.Rule, params: dict[str, Any],
-                     index_of: Callable[[tuple[str, ...]], Index]) -> list[int] | None:
-    """Positions of the subjects a rule's `where` can select, or None for all of them.
-    `index_of(keys)` is the scope index of the subjects being evaluated (a worker's chunk)
-    by that key path: the caller builds it once for all the rules over those subjects."""
-    test = _scope_test(rule, params)
+def scope_candidates(test: ScopeTest | None, index_of: Callable[[tuple[str, ...]], Index]) -> list[int] | None:
+    """Positions of the subjects a rule's `where` (its `scope_test`) can select, or None
+    for all of them. `index_of(keys)` is the scope index of the subjects being evaluated
+    (a worker's chunk) by that key path: the caller builds it once for all the rules over
+    those subjects."""
     if test is None:
         return None
     op, keys, wanted = test
