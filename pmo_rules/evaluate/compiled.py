@@ -78,7 +78,13 @@ class Compiler:
         # while `env.recording` is off (the reference evaluates comprehensions, scopes,
         # message fields and hints silenced), where every evidence check would skip.
         self.silent = silent
-        self.silent_compiler = self if silent else Compiler(program, params, snapshot, joins, silent=True)
+        # Not `self` when silent: a compiler naming itself is a reference cycle, and the
+        # run's plan would then wait for the cyclic collector to free its join indexes.
+        self._silent = None if silent else Compiler(program, params, snapshot, joins, silent=True)
+
+    @property
+    def silent_compiler(self) -> Compiler:
+        return self._silent or self
 
     # ------------------------------------------------------------ entry points --
 
