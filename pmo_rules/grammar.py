@@ -1,29 +1,85 @@
-"""Build the lark parser for `grammar/pmo.lark` once per process.
+"""Build the lark parser for `grammar/pmo.lark` once per process, and once per grammar on disk.
 
 The grammar ships inside the wheel (`pmo_rules/_bundled/grammar`); in a source checkout or
 editable install it is read from the top-level `grammar/` folder (see `resources.py`).
+
+Building the LALR tables, and checking in strict mode that no two terminals collide, takes
+0.4 s: a third of the time a small `pmo-rules check` needs. So the built parser is kept in
+the user's cache folder, in a file named by the hash of the grammar and of the lark and
+Python versions, and loaded from there (10 ms) by later runs. A cache file that cannot be
+read is built again; one that cannot be written is not kept. `PMO_RULES_CACHE_DIR` names
+another folder; set to the empty string, it turns the cache off.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
+import tempfile
 from functools import lru_cache
+from pathlib import Path
 
+import lark
 from lark import Lark
 
 from .resources import bundled
 
+CACHE_ENV = "PMO_RULES_CACHE_DIR"
+OPTIONS = {"parser": "lalr", "strict": True, "propagate_positions": True, "maybe_placeholders": True,
+           "start": ["start", "chunk", "expr"]}
+
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    text = (bundled("grammar") / "pmo.lark").read_text(encoding="utf-8")
-    return Lark(
-        text,
-        parser="lalr",
-        strict=True,
-        propagate_positions=True,
-        maybe_placeholders=True,
-        start=["start", "chunk", "expr"],
-    )
+    return build_parser((bundled("grammar") / "pmo.lark").read_text(encoding="utf-8"), cache_dir())
+
+
+def build_parser(text: str, folder: Path | None) -> Lark:
+    """The parser for grammar `text`, from the cache in `folder` if it holds it (None: no cache)."""
+    path = None if folder is None else folder / f"grammar-{_key(text)}.lark"
+    if path is not None:
+        try:
+            with path.open("rb") as fh:
+                return Lark.load(fh)
+        except Exception:  # noqa: BLE001, S110 - missing, or unreadable (cut short, another format): build it
+            pass
+    built = Lark(text, **OPTIONS)  # type: ignore[arg-type]
+    if path is not None:
+        _store(built, path)
+    return built
+
+
+def cache_dir() -> Path | None:
+    env = os.environ.get(CACHE_ENV)
+    if env is not None:
+        return Path(env) if env.strip() else None
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "pmo-rules"
+
+
+def _key(text: str) -> str:
+    what = "\0".join([text, repr(sorted(OPTIONS.items())), lark.__version__, sys.version])
+    return hashlib.sha256(what.encode("utf-8")).hexdigest()[:24]
+
+
+def _store(built: Lark, path: Path) -> None:
+    """Write the parser whole, then rename: a run reading the cache at the same time finds
+    the old file, no file or the new one, never half of one."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grammar-", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            built.save(fh)
+        os.replace(tmp, path)
+    except Exception:  # noqa: BLE001 - not kept, and nothing else lost
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,25 @@ import pytest
 
 from pmo_rules import api
 from pmo_rules.errors import PolicyError
+from pmo_rules.grammar import CACHE_ENV
 
 TESTS_DIR = Path(__file__).resolve().parent
 SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "SPEC.md"
 AS_OF = "2026-11-26"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The built parser's cache (`grammar.py`) in a folder of this run's own, not the
+    # user's: the CLI run in subprocesses inherits it.
+    if CACHE_ENV not in os.environ:
+        os.environ[CACHE_ENV] = config._pmo_cache = tempfile.mkdtemp(prefix="pmo-rules-cache-")  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = getattr(config, "_pmo_cache", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(CACHE_ENV, None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
