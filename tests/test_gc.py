@@ -65,3 +65,18 @@ def test_a_small_report_is_left_to_the_collector(tmp_path):
     report = api.audit(program, loaded, AS_OF, evaluator=IndexedEvaluator(1))
     assert gc.get_freeze_count() == before
     assert report.findings
+
+
+def test_a_large_evaluation_is_frozen_out_of_the_collectors_reach(tmp_path, monkeypatch):
+    from pmo_rules.evaluate import engine
+
+    program, loaded = _loaded(tmp_path)
+    monkeypatch.setattr(engine, "FREEZE_RECORDS", 10)
+    before = gc.get_freeze_count()
+    try:
+        evaluation = IndexedEvaluator(1).evaluate(program, loaded.snapshot, AS_OF)
+        assert gc.get_freeze_count() > before
+        young = {id(o) for o in gc.get_objects()}
+        assert evaluation.results and not any(id(r) in young for r in evaluation.results)
+    finally:
+        gc.unfreeze()
