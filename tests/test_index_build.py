@@ -57,3 +57,14 @@ def test_equal_values_of_different_types_stay_apart():
                            (type(None), None): [4, 5]}
     one_type = Index.build([{"k": "x"}, {"k": None}, {"k": "x"}], ("k",))
     assert one_type.buckets == {(str, "x"): [0, 2], (type(None), None): [1]} and one_type.types == {"text"}
+
+
+def test_all_different_keys_are_kept_as_positions_and_read_back_as_groups():
+    items = [{"k": "a"}, {"k": "b"}, {"k": None}, {"k": "c"}]
+    idx = Index.build(items, ("k",))
+    assert idx.unique and idx.plain == {"a": 0, "b": 1, None: 2, "c": 3}
+    assert [idx.lookup(v) for v in ("b", None, "z")] == [[1], [2], []]
+    assert idx.lookup(Decimal(1)) is None  # another type: the scan meets the error
+    assert idx.buckets == {(str, "a"): [0], (str, "b"): [1], (type(None), None): [2], (str, "c"): [3]}
+    same = Index.build([{"k": Decimal(1)}, {"k": Decimal("1.0")}], ("k",))  # equal: one group
+    assert not same.unique and same.lookup(Decimal("1.00")) == [0, 1]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
@@ -79,21 +79,31 @@ def _read(record: Any, keys: tuple[str, ...]) -> Any:
     return value
 
 
-_NULL = (type(None), None)
 
 
-@dataclass
 class Index:
-    """Items of a collection grouped by one key path, in collection order."""
+    """Items of a collection grouped by one key path, in collection order: the positions
+    of the items whose key is of class C and `==` value v, for each (C, v) (`positions`).
 
-    buckets: dict[tuple[type, Any], list] = field(default_factory=dict)  # (key class, key) -> [position]
-    types: set[str] = field(default_factory=set)
-    usable: bool = True
+    With one class of key (and nulls), the key alone tells the groups apart and they are
+    kept by it (`plain`): a (class, key) pair for every group would cost a tuple each,
+    and at 100,000 projects by id a list each too, so when every key is different (ids)
+    `plain` holds each one's position itself. `buckets` gives every form as (class, key)
+    -> positions."""
+
+    __slots__ = ("_buckets", "plain", "kind", "unique", "types", "usable")
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[type, Any], list[int]] = {}
+        self.plain: dict[Any, Any] | None = None  # key -> [positions] (or position, if `unique`)
+        self.kind: type | None = None  # the class of every key of `plain` that is not null
+        self.unique = False
+        self.types: set[str] = set()
+        self.usable = True
 
     @classmethod
     def build(cls, items: list, keys: tuple[str, ...]) -> Index:
         idx = cls()
-        buckets = idx.buckets
         try:
             if len(keys) == 1 and set(map(type, items)) <= {dict}:
                 # the common case, one field of records: read in C
@@ -102,23 +112,12 @@ class Index:
                 values = [_read(item, keys) for item in items]
             kinds = set(map(type, values)) - {type(None)}
             if len(kinds) <= 1:
-                # One type of key (and nulls): no two keys of different types, so the
-                # value alone tells buckets apart, and the (type, value) keys are made once
-                # per bucket, not per item: a person's 7 bookings, a program's 20 projects.
-                plain: dict[Any, list] = {}
-                get = plain.get
-                for pos, k in enumerate(values):
-                    bucket = get(k)
-                    if bucket is None:
-                        plain[k] = [pos]
-                    else:
-                        bucket.append(pos)
-                idx.buckets = {(k.__class__, k): bucket for k, bucket in plain.items()}
-                for k in plain:
-                    if k is not None:
-                        idx.types.add(type_name(k))
-                        break
+                idx._group_plain(values)
+                if kinds:
+                    idx.kind = kinds.pop()
+                    idx.types.add(type_name(next(v for v in values if v is not None)))
                 return idx
+            buckets = idx._buckets
             for pos, k in enumerate(values):
                 k = (k.__class__, k)
                 bucket = buckets.get(k)
@@ -128,24 +127,58 @@ class Index:
                     bucket.append(pos)
         except TypeError:  # an unhashable key (a list or record), or a field of a non-record
             idx.usable = False
-            idx.buckets = {}
+            idx._buckets = {}
+            idx.plain = None
             return idx
-        for _cls, k in buckets:
+        for _cls, k in idx._buckets:
             if k is not None:
                 idx.types.add(type_name(k))
         return idx
+
+    def _group_plain(self, values: list) -> None:
+        at = dict(zip(values, range(len(values))))  # a key seen twice keeps its last position
+        if len(at) == len(values):
+            self.plain, self.unique = at, True
+            return
+        plain: dict[Any, list[int]] = {}
+        get = plain.get
+        for pos, k in enumerate(values):
+            bucket = get(k)
+            if bucket is None:
+                plain[k] = [pos]
+            else:
+                bucket.append(pos)
+        self.plain = plain
+
+    def positions(self, value: Any) -> list[int]:
+        """Positions of the items whose key is of `value`'s class and `==` it (no type check)."""
+        plain = self.plain
+        if plain is None:
+            return self._buckets.get((value.__class__, value), [])
+        if value is not None and value.__class__ is not self.kind:
+            return []
+        hit = plain.get(value)
+        if hit is None:
+            return []
+        return [hit] if self.unique else hit
+
+    @property
+    def buckets(self) -> dict[tuple[type, Any], list[int]]:
+        if self.plain is None:
+            return self._buckets
+        return {(k.__class__, k): ([v] if self.unique else v) for k, v in self.plain.items()}
 
     def lookup(self, value: Any) -> list | None:
         """Positions of the items whose key `==` value, or None when only a scan is exact."""
         if not self.usable:
             return None
         if value is None:
-            return self.buckets.get(_NULL, [])
+            return self.positions(None)
         if isinstance(value, (list, dict)):
             return None
         if self.types - {type_name(value)}:
             return None  # `==` between different types is an error the scan must meet
-        return self.buckets.get((value.__class__, value), [])
+        return self.positions(value)
 
 
 class LazyItems:
@@ -290,11 +323,11 @@ def scope_candidates(test: ScopeTest | None, index_of: Callable[[tuple[str, ...]
     kinds = {type_name(w) for w in wanted if w is not None}
     if len(kinds) > 1 or (idx.types and kinds and idx.types != kinds):
         return None
-    positions = list(idx.buckets.get(_NULL, []))  # `null in [...]` is an error
+    positions = list(idx.positions(None))  # `null in [...]` is an error
     seen: set = set()
     for w in wanted:
         if w is None or (w.__class__, w) in seen:
             continue
         seen.add((w.__class__, w))
-        positions.extend(idx.buckets.get((w.__class__, w), []))
+        positions.extend(idx.positions(w))
     return sorted(positions)
