@@ -68,17 +68,20 @@ def _is_pure_outer(e: ast.Expr, var: str) -> bool:
     return False
 
 
-def _read(record: Any, keys: tuple[str, ...]) -> Any:
-    value = record
+def _values(items: list, keys: tuple[str, ...]) -> list:
+    """The key of each item: `keys` read in turn (`milestone.project.status`), a null staying
+    null, a field of anything else but a record a TypeError. A level at a time, each read
+    in C where every value is a record (300,000 milestones' projects, then their status)."""
+    values = items
     for k in keys:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
+        kinds = set(map(type, values))
+        if kinds <= {dict}:
+            values = list(map(dict.get, values, repeat(k)))
+        elif kinds <= {dict, type(None)}:
+            values = [None if v is None else v.get(k) for v in values]
+        else:
             raise TypeError("field of a non-record")
-        value = value.get(k)
-    return value
-
-
+    return values
 
 
 class Index:
@@ -105,11 +108,7 @@ class Index:
     def build(cls, items: list, keys: tuple[str, ...]) -> Index:
         idx = cls()
         try:
-            if len(keys) == 1 and set(map(type, items)) <= {dict}:
-                # the common case, one field of records: read in C
-                values = list(map(dict.get, items, repeat(keys[0])))
-            else:
-                values = [_read(item, keys) for item in items]
+            values = _values(items, keys)
             kinds = set(map(type, values)) - {type(None)}
             if len(kinds) <= 1:
                 idx._group_plain(values)
