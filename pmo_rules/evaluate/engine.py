@@ -28,6 +28,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from .. import ast
@@ -248,29 +250,35 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: int, shares: int, 
         out.append((rule.id, counts, results))
         if progress is not None:
             progress(len(out), len(plan.rules))
-    passes: Counter = Counter()
+    # Passing checks per subject id, added up in a plain dict (a Counter's missing keys go
+    # through Python) over the subjects with any, picked out in C (`compress`).
+    tally: dict[str, int] = {}
+    get = tally.get
     subject_id = snapshot.subject_id
     for name, pass_counts in passed.items():
         items, lo, hi = parts[name]
-        subjects = items[lo:hi]
+        chosen = compress(items[lo:hi], pass_counts)
+        counts = filter(None, pass_counts)
         if name not in VIEWS:
-            for item, n in zip(subjects, pass_counts):
-                if n:
-                    passes[subject_id(item)] += n
+            for sid, n in zip(map(subject_id, chosen), counts):
+                tally[sid] = get(sid, 0) + n
             continue
-        # A view item's checks count for its project (all roll-ups need): tally per
-        # project first, so no `PROJECT/child` id is built for a passing item.
-        by_parent: dict[int, list] = {}
-        for item, n in zip(subjects, pass_counts):
-            if n:
-                parent = item["project"]
-                entry = by_parent.get(id(parent))
-                if entry is None:
-                    by_parent[id(parent)] = [parent, n]
-                else:
-                    entry[1] += n
-        for parent, n in by_parent.values():
-            passes[project_key(parent)] += n
+        # A view item's checks count for its project (all roll-ups need), whose items are
+        # next to each other: added up per run of items of one project, so no
+        # `PROJECT/child` id is built for a passing item.
+        last, total = None, 0
+        for parent, n in zip(map(itemgetter("project"), chosen), counts):
+            if parent is last:
+                total += n
+                continue
+            if last is not None:
+                key = project_key(last)
+                tally[key] = get(key, 0) + total
+            last, total = parent, n
+        if last is not None:
+            key = project_key(last)
+            tally[key] = get(key, 0) + total
+    passes = Counter(tally)
     return out, passes
 
 
