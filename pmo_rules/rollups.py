@@ -98,6 +98,13 @@ def compute_with_subjects(projects: list[dict], passes: Counter, fails: Counter,
     return out, dict(sorted(named.items()))
 
 
+def of_snapshot(snapshot: Any, passes: Counter, fails: Counter,
+                ids: set[str]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """`compute_with_subjects` over a snapshot's projects: what an evaluation's `helper`
+    (a worker child holding the snapshot) is asked for."""
+    return compute_with_subjects(snapshot.projects, passes, fails, ids)
+
+
 def subjects(projects: list[dict], ids: set[str]) -> dict[str, dict[str, Any]]:
     """Name, program and portfolio of the projects behind the given finding subjects."""
     wanted = {sid.split("/", 1)[0] if "/" in sid else sid for sid in ids}

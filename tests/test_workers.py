@@ -64,7 +64,7 @@ def test_chunks_a_dead_child_claimed_are_evaluated_by_the_parent(library_run, mo
     program, loaded = library_run
     one = _flat(_evaluate(program, loaded, 1))
 
-    def dies_after_claiming(job, counter, conn):
+    def dies_after_claiming(job, counter, conn, requests):
         for _ in range(3):  # takes three chunks, then dies before sending anything
             engine._claim(counter, job.chunks)
         os._exit(1)

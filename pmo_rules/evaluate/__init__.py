@@ -35,6 +35,9 @@ class Evaluation:
     # Passing checks per subject id, for roll-ups; the indexed evaluator counts a view item's
     # under its project (`snapshot.project_key`), which is all roll-ups read.
     passes: Counter = field(default_factory=Counter)
+    # A worker child still holding the snapshot, for the report's roll-ups (`helper.py`):
+    # the indexed evaluator's, when it ran workers; None otherwise.
+    helper: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -10,7 +10,9 @@ only ever skip items that could not change a result. What it changes is cost:
 - join index: `sum(a.x for a in assignments where a.person == person.id ...)` reads one
   hash bucket instead of the whole collection, so cross-entity rules are linear;
 - workers: `workers > 1` forks processes that take chunks of every rule's subjects from
-  a shared counter until none is left, so no core idles while another finishes.
+  a shared counter until none is left, so no core idles while another finishes; one of
+  them is then kept as the evaluation's `helper`, which computes the report's roll-ups
+  while the parent builds its findings (`helper.py`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from ..values import DECIMAL_CONTEXT
 from . import Evaluation, Result, RunContext
 from .compiled import Compiler
 from .fastpath import Verdict, VerdictCompiler
+from .helper import READY, Helper, serve
 from .indexes import Index, JoinIndexes, ScopeTest, scope_candidates, scope_holds, scope_test
 from .reference import _Env, _waiver_matches
 from .waivers import apply_waivers
@@ -436,7 +439,7 @@ def astuple(r: Result) -> tuple:
     return (r.rule, r.subject, r.outcome, r.message, r.evidence, r.location, r.waiver, r.note)
 
 
-def _child(job: Job, counter: Any, conn: Any) -> None:
+def _child(job: Job, counter: Any, conn: Any, requests: Any) -> None:
     # The pipe's writes wait for the parent's receiving thread, which waits for the GIL
     # its own evaluation holds: a chunk's 800 KB took 60 ms to go, a quarter of the time
     # evaluating it took. So a thread of the child's sends while its evaluation goes on.
@@ -464,7 +467,13 @@ def _child(job: Job, counter: Any, conn: Any) -> None:
     finally:
         outbox.put(None)
         sender.join()
-        conn.close()
+    # Its chunks done, the child waits: the parent may keep it as its `Helper`.
+    try:
+        conn.send_bytes(pickle.dumps(READY))
+    except OSError:
+        return
+    serve(job.plan.snapshot, conn, requests)
+    conn.close()
 
 
 def _widen(conn: Any) -> None:
@@ -478,51 +487,70 @@ def _widen(conn: Any) -> None:
         pass  # another platform, or a lower limit: the default pipe works, only slower
 
 
-def _receive(conn: Any, done: dict[int, Part]) -> None:
+def _receive(conn: Any, done: dict[int, Part], ready: list) -> None:
     """Take a child's chunks as it sends them (a thread of the parent's: the child need
-    not wait for the parent to finish its own chunks, nor pickle everything at the end)."""
+    not wait for the parent to finish its own chunks, nor pickle everything at the end),
+    until it says it is done and waiting (`READY`: `conn` goes into `ready`)."""
     try:
         while True:
-            chunk, parts, passes = pickle.loads(conn.recv_bytes())  # as `_child` sends them
+            message = pickle.loads(conn.recv_bytes())  # as `_child` sends them
+            if message == READY:
+                ready.append(conn)
+                return
+            chunk, parts, passes = message
             done[chunk] = ([(rule_id, counts, [Result(*r) for r in results]) for rule_id, counts, results in parts],
                            passes)
     except (EOFError, OSError):
-        pass  # all sent, or the child died: its chunks not received are done again
+        pass  # the child died: its chunks not received are done again
 
 
 def _evaluate_parallel(job: Job, workers: int) -> Evaluation:
     """Fork `workers - 1` children that inherit the job (program, snapshot, indexes:
     nothing big is pickled in); the parent evaluates chunks too meanwhile, so no core
-    waits. Chunks a child claimed but never sent (it died) are evaluated by the parent."""
+    waits. Chunks a child claimed but never sent (it died) are evaluated by the parent.
+    One child that finished well is kept waiting, as the evaluation's `helper`."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)
     children = []
     done: dict[int, Part] = {}  # chunk -> its part (filled by this thread and the receivers)
+    ready: list = []  # the result pipes of the children done and waiting
+    helper = None
     try:
         for _ in range(1, workers):
             receiver, sender = ctx.Pipe(duplex=False)
+            asks, requests = ctx.Pipe(duplex=False)
             _widen(sender)
-            proc = ctx.Process(target=_child, args=(job, counter, sender), daemon=True)
+            proc = ctx.Process(target=_child, args=(job, counter, sender, asks), daemon=True)
             proc.start()
             sender.close()
-            children.append((proc, receiver, threading.Thread(target=_receive, args=(receiver, done), daemon=True)))
-        for _, _, thread in children:  # after the last fork: no child inherits a thread's state
+            asks.close()
+            children.append((proc, receiver, requests,
+                             threading.Thread(target=_receive, args=(receiver, done, ready), daemon=True)))
+        for *_, thread in children:  # after the last fork: no child inherits a thread's state
             thread.start()
         budget = Budget(job.limits)
         _chunks(job, lambda: _claim(counter, job.chunks), budget, done.__setitem__)
-        for proc, receiver, thread in children:
+        for proc, receiver, requests, thread in children:
             thread.join()
-            receiver.close()
-            proc.join()
+            if helper is None and receiver in ready:
+                helper = Helper(proc, receiver, requests)
+            else:
+                Helper(proc, receiver, requests).close()  # no longer needed: it ends
         missing = iter(sorted(set(range(job.chunks)) - set(done)))  # claimed by a child that died
         _chunks(job, lambda: next(missing, None), budget, done.__setitem__)
+        out = _assemble(job.plan, [done[chunk] for chunk in range(job.chunks)])
+    except BaseException:
+        if helper is not None:
+            helper.close()
+        raise
     finally:
-        for proc, _, _ in children:
-            if proc.is_alive():
+        for proc, *_ in children:
+            if proc.is_alive() and (helper is None or not helper.holds(proc)):
                 proc.kill()
-    return _assemble(job.plan, [done[chunk] for chunk in range(job.chunks)])
+    out.helper = helper
+    return out
 
 
 def _assemble(plan: Plan, parts: list[Part]) -> Evaluation:
