@@ -196,7 +196,7 @@ def build_report(program: Program, evaluation: Evaluation, data: LoadResult, as_
     # the findings (at 100,000 projects each takes about a second of one core).
     fails: Counter = Counter(res.subject for res in evaluation.results if res.outcome == "fail")
     ids = {res.subject for res in evaluation.results}
-    helper = evaluation.helper
+    helper = getattr(evaluation, "helper", None)  # `audit` takes any evaluator, whose result may have none
     asked = helper is not None and helper.submit(rollups.of_snapshot, evaluation.passes, fails, ids)
     # Per rule: severity, enforcement, remediation (and whether those are plain text).
     per_rule: dict[str, tuple] = {}
