@@ -92,17 +92,21 @@ class Report(BaseModel):
 # validating constructors.
 
 _new = object.__new__
-_setattr = object.__setattr__
+# BaseModel's slots, set through their descriptors: `object.__setattr__` would look each
+# one up by name first (a quarter of the time of making 590,000 Evidence objects).
+_set_dict, _set_fields_set, _set_extra, _set_private = (
+    BaseModel.__dict__[name].__set__
+    for name in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
 _EVIDENCE_FIELDS = set(Evidence.model_fields)
 _FINDING_FIELDS = set(Finding.model_fields)
 
 
 def trusted_evidence(expr: str, value: Any) -> Evidence:
     e = _new(Evidence)
-    _setattr(e, "__dict__", {"expr": expr, "value": value})
-    _setattr(e, "__pydantic_fields_set__", _EVIDENCE_FIELDS)
-    _setattr(e, "__pydantic_extra__", None)
-    _setattr(e, "__pydantic_private__", None)
+    _set_dict(e, {"expr": expr, "value": value})
+    _set_fields_set(e, _EVIDENCE_FIELDS)
+    _set_extra(e, None)
+    _set_private(e, None)
     return e
 
 
@@ -110,8 +114,8 @@ def trusted_finding(values: dict[str, Any]) -> Finding:
     """`values`: every field of `Finding`, in its order, already valid (it becomes the
     instance's `__dict__`)."""
     f = _new(Finding)
-    _setattr(f, "__dict__", values)
-    _setattr(f, "__pydantic_fields_set__", _FINDING_FIELDS)
-    _setattr(f, "__pydantic_extra__", None)
-    _setattr(f, "__pydantic_private__", None)
+    _set_dict(f, values)
+    _set_fields_set(f, _FINDING_FIELDS)
+    _set_extra(f, None)
+    _set_private(f, None)
     return f
