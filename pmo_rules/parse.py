@@ -81,7 +81,16 @@ class _Ctx:
 def parse_file(path: str | Path, display_name: str | None = None, *,
                partial: bool = False) -> tuple[ast.Module | None, SourceFile, list[Diagnostic]]:
     data = Path(path).read_bytes()
-    return parse_bytes(data, display_name or str(path), partial=partial)
+    name = display_name or str(path)
+    from . import parsecache  # it reads this module's code to name what it keeps
+
+    kept = parsecache.load(data, name, partial)
+    if kept is not None:
+        return kept[0], kept[1], []
+    module, source, diags = parse_bytes(data, name, partial=partial)
+    if module is not None and not diags:
+        parsecache.store(data, name, partial, (module, source))
+    return module, source, diags
 
 
 def parse_bytes(data: bytes, name: str, *, partial: bool = False) -> tuple[ast.Module | None, SourceFile, list[Diagnostic]]:
