@@ -26,6 +26,8 @@ import lark
 from . import ast, diagnostics, grammar, lexing, parse, source, values
 from .resources import bundled
 
+#: Entries kept at most (some 30 KB each) before the older half is removed.
+KEEP = 256
 #: The modules whose code decides what a text parses to.
 _PARSING = (parse, ast, diagnostics, grammar, lexing, source, values)
 
@@ -65,6 +67,21 @@ def store(data: bytes, name: str, partial: bool, parsed: tuple[ast.Module, sourc
             os.unlink(tmp)
         except OSError:
             pass
+        return
+    _prune(path.parent)
+
+
+def _prune(folder: Path) -> None:
+    """Past `KEEP` entries (a policy author's every edit is one), the older half goes."""
+    try:
+        entries = list(folder.glob("*.pickle"))
+        if len(entries) <= KEEP:
+            return
+        entries.sort(key=lambda p: p.stat().st_mtime)
+        for old in entries[: len(entries) // 2]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # another run pruning at the same time, or a file gone: nothing lost
 
 
 def _path(data: bytes, name: str, partial: bool) -> Path | None:

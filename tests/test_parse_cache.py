@@ -69,3 +69,14 @@ def test_nothing_is_kept_with_the_cache_off(monkeypatch, tmp_path):
     f.write_text(GOOD, encoding="utf-8")
     assert parse.parse_file(f, "good.pmo")[0] is not None
     assert list(tmp_path.iterdir()) == [f]
+
+
+def test_past_the_limit_the_older_half_goes(cache, tmp_path, monkeypatch):
+    monkeypatch.setattr(parsecache, "KEEP", 4)
+    f = tmp_path / "good.pmo"
+    for n in range(5):
+        f.write_text(GOOD.replace("active", f"state{n}"), encoding="utf-8")
+        parse.parse_file(f, "good.pmo")
+    left = list(cache.glob("*.pickle"))
+    assert len(left) == 3  # five kept, then the older two removed
+    assert parse.parse_file(f, "good.pmo")[0] is not None
