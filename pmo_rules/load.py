@@ -33,6 +33,7 @@ from .schema.models import COLLECTION_MODELS
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
+    from . import loadsplit
     from .schema.extension import Extension
 
 COLLECTIONS = tuple(COLLECTION_MODELS)
@@ -77,9 +78,22 @@ def load_paths(paths: list[Path], registry: Registry, *, extension: Extension | 
     result = LoadResult(Snapshot())
     seen_ids: dict[str, dict[str, tuple[str, int]]] = {c: {} for c in COLLECTIONS}
     loader = new_loader()
-    for path in paths:
-        for file in data_files(path, registry):
-            _load_file(file, registry, result, seen_ids, extension, loader)
+    files = [file for path in paths for file in data_files(path, registry)]
+    from . import loadsplit
+
+    # Each large file's child starts now, not when its turn comes: the files before it
+    # (people.jsonl, programs.jsonl come before projects.jsonl) are read meanwhile.
+    helpers: dict[int, loadsplit.Split] = {}
+    try:
+        for k, file in enumerate(files):
+            spec = registry.source_for(file)
+            if spec is not None and (helper := loadsplit.start(spec, file, extension, loader)) is not None:
+                helpers[k] = helper
+        for k, file in enumerate(files):
+            _load_file(file, registry, result, seen_ids, extension, loader, helpers.pop(k, None))
+    finally:
+        for helper in helpers.values():  # a file before theirs failed to load
+            helper.close()
     for c in COLLECTIONS:
         result.records[c] = len(getattr(result.snapshot, c))
     if sum(result.records.values()) >= FREEZE_RECORDS:
@@ -94,13 +108,12 @@ def load_paths(paths: list[Path], registry: Registry, *, extension: Extension | 
 
 
 def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dict,
-               extension: Extension | None = None, loader: runtime.Loader | None = None) -> None:
+               extension: Extension | None = None, loader: runtime.Loader | None = None,
+               helper: loadsplit.Split | None = None) -> None:
+    """Load one file; `helper`, if given, is the child already reading its last part."""
     spec = registry.source_for(file)
     if spec is None:
         raise DataError(f"{file}: no data source reads `{file.suffix}` files")
-    from . import loadsplit
-
-    helper = loadsplit.start(spec, file, extension, loader)
     try:
         collections = read_source(spec, file, None if helper is None else (0, helper.split))
         result.files.append(str(file))

@@ -3,8 +3,8 @@
 Loading 100,000 projects (260 MB of JSON Lines) is parsing and validating one record at
 a time, several seconds of one core while the other waits. For a file of at least
 `PARALLEL_BYTES` whose source can read a byte range (`SourceSpec.load_range`), a child
-forked at the start of the file reads and validates the records of its last part while
-the parent reads the first. The child has no say in what is kept: it sends its valid
+forked when the load begins (before the files ahead of this one are read) reads and
+validates the records of its last part while the parent reads the first. The child has no say in what is kept: it sends its valid
 records and its rejections, numbered within its range, and the parent numbers them on
 from its own part's and runs the duplicate-id check over all of them in file order, so
 the result is the serial one.
