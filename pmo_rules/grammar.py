@@ -55,7 +55,12 @@ def cache_dir() -> Path | None:
     if env is not None:
         return Path(env) if env.strip() else None
     base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(base) if base else Path.home() / ".cache") / "pmo-rules"
+    if base:
+        return Path(base) / "pmo-rules"
+    try:
+        return Path.home() / ".cache" / "pmo-rules"
+    except RuntimeError:  # no home folder to be found (no HOME, no user entry): no cache
+        return None
 
 
 def _key(text: str) -> str:

@@ -82,3 +82,15 @@ def test_another_grammar_gets_another_file(tmp_path):
     grammar.build_parser(other, tmp_path)
     assert len(list(tmp_path.glob("grammar-*.lark"))) == 2
     assert not list(tmp_path.glob(".grammar-*"))  # no temporary file left behind
+
+
+def test_no_home_folder_means_no_cache(monkeypatch):
+    monkeypatch.delenv(grammar.CACHE_ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def nowhere() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(nowhere))
+    assert grammar.cache_dir() is None
+    assert grammar.build_parser(GRAMMAR, grammar.cache_dir()).parse("1", start="expr") is not None
