@@ -5,27 +5,24 @@ editable install it is read from the top-level `grammar/` folder (see `resources
 
 Building the LALR tables, and checking in strict mode that no two terminals collide, takes
 0.4 s: a third of the time a small `pmo-rules check` needs. So the built parser is kept in
-the user's cache folder, in a file named by the hash of the grammar and of the lark and
-Python versions, and loaded from there (10 ms) by later runs. A cache file that cannot be
-read is built again; one that cannot be written is not kept. `PMO_RULES_CACHE_DIR` names
-another folder; set to the empty string, it turns the cache off.
+the cache folder (`cachedir.py`), in a file named by the hash of the grammar and of the
+lark and Python versions, and loaded from there (10 ms) by later runs. A cache file that
+cannot be read is built again; one that cannot be written is not kept.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import lark
 from lark import Lark
 
+from .cachedir import cache_dir, keep
 from .resources import bundled
 
-CACHE_ENV = "PMO_RULES_CACHE_DIR"
 OPTIONS = {"parser": "lalr", "strict": True, "propagate_positions": True, "maybe_placeholders": True,
            "start": ["start", "chunk", "expr"]}
 
@@ -46,45 +43,13 @@ def build_parser(text: str, folder: Path | None) -> Lark:
             pass
     built = Lark(text, **OPTIONS)  # type: ignore[arg-type]
     if path is not None:
-        _store(built, path)
+        keep(path, built.save)
     return built
-
-
-def cache_dir() -> Path | None:
-    env = os.environ.get(CACHE_ENV)
-    if env is not None:
-        return Path(env) if env.strip() else None
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    if base:
-        return Path(base) / "pmo-rules"
-    try:
-        return Path.home() / ".cache" / "pmo-rules"
-    except RuntimeError:  # no home folder to be found (no HOME, no user entry): no cache
-        return None
 
 
 def _key(text: str) -> str:
     what = "\0".join([text, repr(sorted(OPTIONS.items())), lark.__version__, sys.version])
     return hashlib.sha256(what.encode("utf-8")).hexdigest()[:24]
-
-
-def _store(built: Lark, path: Path) -> None:
-    """Write the parser whole, then rename: a run reading the cache at the same time finds
-    the old file, no file or the new one, never half of one."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grammar-", suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            built.save(fh)
-        os.replace(tmp, path)
-    except Exception:  # noqa: BLE001 - not kept, and nothing else lost
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,7 @@
 
 Parsing the policy library (five files, two hundred message templates) takes 0.2 s of
 every run, as long as loading 3,000 projects. A file that parsed cleanly (no diagnostic
-at all) is kept in the cache folder of `grammar.py`, named by a hash of everything its
+at all) is kept in the cache folder (`cachedir.py`), named by a hash of everything its
 parse depends on: its bytes, the name it is shown by (spans hold it), the parse mode,
 and the source of the modules that parse (this one's `_PARSING`), the grammar, and the
 lark and Python versions. A change to any of them is a new name, so a stale entry is
@@ -13,10 +13,8 @@ kept. Files with diagnostics are always parsed, so their messages come from the 
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import lark
 
 from . import ast, diagnostics, grammar, lexing, parse, source, values
+from .cachedir import cache_dir, keep
 from .resources import bundled
 
 #: Entries kept at most (some 30 KB each) before the older half is removed.
@@ -53,20 +52,7 @@ def store(data: bytes, name: str, partial: bool, parsed: tuple[ast.Module, sourc
     path = _path(data, name, partial)
     if path is None:
         return
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".parsed-", suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(parsed, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except Exception:  # noqa: BLE001 - not kept, nothing else lost
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    if not keep(path, lambda fh: pickle.dump(parsed, fh, protocol=pickle.HIGHEST_PROTOCOL)):
         return
     _prune(path.parent)
 
@@ -85,7 +71,7 @@ def _prune(folder: Path) -> None:
 
 
 def _path(data: bytes, name: str, partial: bool) -> Path | None:
-    folder = grammar.cache_dir()
+    folder = cache_dir()
     code = _code_key()
     if folder is None or code is None:
         return None

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from pmo_rules import api
+from pmo_rules.cachedir import CACHE_ENV
 from pmo_rules.errors import PolicyError
-from pmo_rules.grammar import CACHE_ENV
 
 TESTS_DIR = Path(__file__).resolve().parent
 SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "SPEC.md"

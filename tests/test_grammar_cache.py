@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lark import Lark
 
-from pmo_rules import api, grammar
+from pmo_rules import api, cachedir, grammar
 from pmo_rules.parse import parse_text
 from pmo_rules.resources import bundled
 
@@ -21,7 +21,7 @@ BROKEN = "policy x\nrule r {\n  for p in projects where p.status = \"active\"\n 
 @pytest.fixture
 def fresh(monkeypatch, tmp_path):
     """`grammar.parser()` forgotten, its cache in `tmp_path / "cache"`; restored after."""
-    monkeypatch.setenv(grammar.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path / "cache"))
     grammar.parser.cache_clear()
     grammar.keywords.cache_clear()
     yield tmp_path / "cache"
@@ -63,17 +63,17 @@ def test_a_damaged_cache_file_is_built_again_and_replaced(fresh):
 def test_no_cache_folder_that_can_be_made_costs_nothing_but_time(monkeypatch, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
-    monkeypatch.setenv(grammar.CACHE_ENV, str(blocker / "cache"))
-    assert grammar.build_parser(GRAMMAR, grammar.cache_dir()).parse("1", start="expr") is not None
+    monkeypatch.setenv(cachedir.CACHE_ENV, str(blocker / "cache"))
+    assert grammar.build_parser(GRAMMAR, cachedir.cache_dir()).parse("1", start="expr") is not None
     assert list(tmp_path.iterdir()) == [blocker]
 
 
 def test_the_cache_is_off_when_its_folder_is_set_empty(monkeypatch):
-    monkeypatch.setenv(grammar.CACHE_ENV, "")
-    assert grammar.cache_dir() is None
-    monkeypatch.delenv(grammar.CACHE_ENV)
+    monkeypatch.setenv(cachedir.CACHE_ENV, "")
+    assert cachedir.cache_dir() is None
+    monkeypatch.delenv(cachedir.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere")
-    assert grammar.cache_dir() == Path("/somewhere/pmo-rules")
+    assert cachedir.cache_dir() == Path("/somewhere/pmo-rules")
 
 
 def test_another_grammar_gets_another_file(tmp_path):
@@ -85,12 +85,12 @@ def test_another_grammar_gets_another_file(tmp_path):
 
 
 def test_no_home_folder_means_no_cache(monkeypatch):
-    monkeypatch.delenv(grammar.CACHE_ENV, raising=False)
+    monkeypatch.delenv(cachedir.CACHE_ENV, raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
 
     def nowhere() -> Path:
         raise RuntimeError("Could not determine home directory.")
 
     monkeypatch.setattr(Path, "home", staticmethod(nowhere))
-    assert grammar.cache_dir() is None
-    assert grammar.build_parser(GRAMMAR, grammar.cache_dir()).parse("1", start="expr") is not None
+    assert cachedir.cache_dir() is None
+    assert grammar.build_parser(GRAMMAR, cachedir.cache_dir()).parse("1", start="expr") is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pmo_rules import api, grammar, parse, parsecache
+from pmo_rules import api, cachedir, parse, parsecache
 
 GOOD = "package t\n\nrule r {\n    for p in projects\n    require p.status == \"active\"\n}\n"
 BAD = "package t\n\nrule r {\n    for p in projects\n    require p.status = \"active\"\n}\n"
@@ -13,7 +13,7 @@ BAD = "package t\n\nrule r {\n    for p in projects\n    require p.status = \"ac
 
 @pytest.fixture
 def cache(monkeypatch, tmp_path):
-    monkeypatch.setenv(grammar.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path))
     return tmp_path / "parsed"
 
 
@@ -64,7 +64,7 @@ def test_a_damaged_entry_is_parsed_again(cache, tmp_path, monkeypatch):
 
 
 def test_nothing_is_kept_with_the_cache_off(monkeypatch, tmp_path):
-    monkeypatch.setenv(grammar.CACHE_ENV, "")
+    monkeypatch.setenv(cachedir.CACHE_ENV, "")
     f = tmp_path / "good.pmo"
     f.write_text(GOOD, encoding="utf-8")
     assert parse.parse_file(f, "good.pmo")[0] is not None
