@@ -7,7 +7,6 @@ parses options, calls these and renders. Tests use them directly.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -29,7 +28,7 @@ from .findings import (
     trusted_finding,
 )
 from .gcpause import gc_paused
-from .load import FREEZE_RECORDS, LoadResult, load_paths
+from .load import LoadResult, load_paths
 from .pluginmanager import make_plugin_manager
 from .program import SEVERITIES, Program, enforcement_of, severity_of
 from .registry import Registry, build_registry
@@ -178,13 +177,7 @@ def audit(
         # Findings name their subjects by id: the view copies can go before the report is
         # built, which then reuses their memory (a 100k-project run peaks 300 MB lower).
         data.snapshot.release_views()
-        report = build_report(program, evaluation, data, as_of, problems or [], fail_on=fail_on)
-        if sum(data.records.values()) >= FREEZE_RECORDS:
-            # As the loaded snapshot was (`load.FREEZE_RECORDS`): the report holds no cycles and
-            # lives as long as the run, but its million-odd young containers would all be
-            # walked by the first collection once the pause ends (0.8 s for 100,000 projects).
-            gc.freeze()
-        return report
+        return build_report(program, evaluation, data, as_of, problems or [], fail_on=fail_on)
 
 
 def build_report(program: Program, evaluation: Evaluation, data: LoadResult, as_of: dt.date,

@@ -15,7 +15,6 @@ A large file whose source can read byte ranges is read by two processes (`loadsp
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,8 +43,8 @@ MAX_DATA_DEPTH = 100
 #: computes with 28 significant digits, and printing 1E+400000000 would take 400 MB.
 NUMBER_EXPONENTS = (-28, 27)
 _SURROGATE = re.compile("[\ud800-\udfff]")
-#: After loading at least this many records, the objects alive are frozen (`gc.freeze`).
-FREEZE_RECORDS = 10_000
+#: A run over at least this many records is large: the CLI ends it without freeing it (`cli.entry`).
+LARGE_RUN_RECORDS = 10_000
 _COLLECTION_OF = {model: name for name, model in COLLECTION_MODELS.items()}
 
 
@@ -96,14 +95,6 @@ def load_paths(paths: list[Path], registry: Registry, *, extension: Extension | 
             helper.close()
     for c in COLLECTIONS:
         result.records[c] = len(getattr(result.snapshot, c))
-    if sum(result.records.values()) >= FREEZE_RECORDS:
-        # The snapshot lives as long as the run and holds no reference cycles, but its
-        # lists (a dozen per project) are containers the cyclic collector would walk: all
-        # of them at the first collection after `api.load_data`'s pause (0.9 s for 100,000
-        # projects), and again at every full collection while policies are evaluated.
-        # Freezing moves every object tracked now out of the collector's reach for good;
-        # reference counting still frees them when the snapshot goes.
-        gc.freeze()
     return result
 
 

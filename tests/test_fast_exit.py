@@ -9,7 +9,7 @@ import sys
 SCRIPT = """
 import sys
 import pmo_rules.cli.audit as audit
-audit.FREEZE_RECORDS = {threshold}  # every run counts as large (or none does)
+audit.LARGE_RUN_RECORDS = {threshold}  # every run counts as large (or none does)
 from pmo_rules.cli import entry
 sys.argv = ["pmo-rules", "audit", "--as-of", "2026-11-26", "--format", "json", "--quiet", *{extra!r}]
 entry()

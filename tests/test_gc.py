@@ -2,8 +2,8 @@
 
 The collector is paused while a run builds millions of objects (`gcpause`). When the pause
 ends, the first collection walks every container made during it: so the plan must be
-freed by reference counting (no cycle holding its join indexes), and a large report is
-frozen out of the collector's reach, as the loaded snapshot is.
+freed by reference counting (no cycle holding its join indexes), and a pause that built
+many (a large load, evaluation or report) freezes them out of the collector's reach.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 
-from pmo_rules import api
+from pmo_rules import api, gcpause
 from pmo_rules.evaluate.compiled import Compiler
 from pmo_rules.evaluate.engine import IndexedEvaluator, Plan
 from pmo_rules.evaluate.indexes import JoinIndexes
@@ -48,7 +48,7 @@ def test_an_evaluation_leaves_no_plan_for_the_cyclic_collector(tmp_path):
 
 def test_a_large_report_is_frozen_out_of_the_collectors_reach(tmp_path, monkeypatch):
     program, loaded = _loaded(tmp_path)
-    monkeypatch.setattr(api, "FREEZE_RECORDS", 10)
+    monkeypatch.setattr(gcpause, "FREEZE_OBJECTS", 10)
     before = gc.get_freeze_count()
     try:
         report = api.audit(program, loaded, AS_OF, evaluator=IndexedEvaluator(1))
@@ -68,10 +68,8 @@ def test_a_small_report_is_left_to_the_collector(tmp_path):
 
 
 def test_a_large_evaluation_is_frozen_out_of_the_collectors_reach(tmp_path, monkeypatch):
-    from pmo_rules.evaluate import engine
-
     program, loaded = _loaded(tmp_path)
-    monkeypatch.setattr(engine, "FREEZE_RECORDS", 10)
+    monkeypatch.setattr(gcpause, "FREEZE_OBJECTS", 10)
     before = gc.get_freeze_count()
     try:
         evaluation = IndexedEvaluator(1).evaluate(program, loaded.snapshot, AS_OF)

@@ -25,7 +25,7 @@ from pmo_rules_builtins.sources.json_source import loads, too_deep
 from pydantic import Field, TypeAdapter, ValidationError
 
 import pmo_rules
-from pmo_rules import api, load
+from pmo_rules import api, gcpause, load
 from pmo_rules.errors import DataError, PluginError
 from pmo_rules.generate import generate_portfolio, write_portfolio
 from pmo_rules.registry import BadRecord, SourceSpec
@@ -460,7 +460,7 @@ def test_an_iterator_failing_halfway_is_reported_as_the_source_failing(tmp_path,
 
 def test_a_big_load_is_frozen_out_of_the_cyclic_collectors_reach(tmp_path, monkeypatch):
     write_portfolio(generate_portfolio(20, seed=1), tmp_path)
-    monkeypatch.setattr(load, "FREEZE_RECORDS", 10)
+    monkeypatch.setattr(gcpause, "FREEZE_OBJECTS", 10)
     before = gc.get_freeze_count()
     try:
         loaded = api.load_data([tmp_path], api.Session.create())

@@ -17,7 +17,7 @@ from .. import api
 from ..errors import UsageError
 from ..evaluate.engine import IndexedEvaluator
 from ..gcpause import gc_paused
-from ..load import FREEZE_RECORDS
+from ..load import LARGE_RUN_RECORDS
 from . import common
 from .common import (
     config_for,
@@ -127,7 +127,7 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
                    err=True)
         if code in (0, 1):
             code = 2
-    if sum(loaded.records.values()) >= FREEZE_RECORDS:
+    if sum(loaded.records.values()) >= LARGE_RUN_RECORDS:
         common.large_run = True  # `entry` may end the process without freeing the snapshot
     sys.exit(code)
 
