@@ -84,12 +84,13 @@ def parse_file(path: str | Path, display_name: str | None = None, *,
     name = display_name or str(path)
     from . import parsecache  # it reads this module's code to name what it keeps
 
-    kept = parsecache.load(data, name, partial)
+    entry = parsecache.entry(data, name, partial)
+    kept = parsecache.load(entry)
     if kept is not None:
         return kept[0], kept[1], []
     module, source, diags = parse_bytes(data, name, partial=partial)
     if module is not None and not diags:
-        parsecache.store(data, name, partial, (module, source))
+        parsecache.store(entry, (module, source))
     return module, source, diags
 
 

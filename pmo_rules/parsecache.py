@@ -31,9 +31,8 @@ KEEP = 256
 _PARSING = (parse, ast, diagnostics, grammar, lexing, source, values)
 
 
-def load(data: bytes, name: str, partial: bool) -> Any | None:
-    """(module, source file) of a clean parse kept earlier, or None."""
-    path = _path(data, name, partial)
+def load(path: Path | None) -> Any | None:
+    """(module, source file) of a clean parse kept at `path` (`entry`), or None."""
     if path is None:
         return None
     try:
@@ -47,9 +46,8 @@ def load(data: bytes, name: str, partial: bool) -> Any | None:
     return kept
 
 
-def store(data: bytes, name: str, partial: bool, parsed: tuple[ast.Module, source.SourceFile]) -> None:
-    """Keep a clean parse: written whole, then renamed, so no reader sees half of it."""
-    path = _path(data, name, partial)
+def store(path: Path | None, parsed: tuple[ast.Module, source.SourceFile]) -> None:
+    """Keep a clean parse at `path` (`entry`): written whole, then renamed."""
     if path is None:
         return
     if not keep(path, lambda fh: pickle.dump(parsed, fh, protocol=pickle.HIGHEST_PROTOCOL)):
@@ -70,7 +68,8 @@ def _prune(folder: Path) -> None:
         pass  # another run pruning at the same time, or a file gone: nothing lost
 
 
-def _path(data: bytes, name: str, partial: bool) -> Path | None:
+def entry(data: bytes, name: str, partial: bool) -> Path | None:
+    """Where the parse of `data` shown as `name` is kept (None: nothing is kept)."""
     folder = cache_dir()
     code = _code_key()
     if folder is None or code is None:

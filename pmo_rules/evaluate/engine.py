@@ -44,7 +44,7 @@ from ..values import DECIMAL_CONTEXT
 from . import Evaluation, Result, RunContext
 from .compiled import Compiler
 from .fastpath import Verdict, VerdictCompiler
-from .helper import READY, Helper, serve
+from .helper import READY, Helper, end, serve
 from .indexes import Index, JoinIndexes, ScopeTest, scope_candidates, scope_holds, scope_test
 from .reference import _Env, _waiver_matches
 from .waivers import apply_waivers
@@ -530,7 +530,7 @@ def _evaluate_parallel(job: Job, workers: int) -> Evaluation:
             if helper is None and receiver in ready:
                 helper = Helper(proc, receiver, requests)
             else:
-                Helper(proc, receiver, requests).close()  # no longer needed: it ends
+                end(proc, receiver, requests)  # not needed
         missing = iter(sorted(set(range(job.chunks)) - set(done)))  # claimed by a child that died
         _chunks(job, lambda: next(missing, None), budget, done.__setitem__)
         out = _assemble(job.plan, [done[chunk] for chunk in range(job.chunks)])

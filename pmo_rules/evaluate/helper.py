@@ -60,7 +60,7 @@ class Helper:
 
     def __init__(self, proc: Any, results: Any, requests: Any) -> None:
         self._proc, self._results, self._requests = proc, results, requests
-        self._finalizer = weakref.finalize(self, _end, proc, results, requests)
+        self._finalizer = weakref.finalize(self, end, proc, results, requests)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> bool:
         """Have the child run `fn(snapshot, *args)` (`fn` a module-level function, `args`
@@ -93,7 +93,8 @@ class Helper:
         self._finalizer()
 
 
-def _end(proc: Any, results: Any, requests: Any) -> None:
+def end(proc: Any, results: Any, requests: Any) -> None:
+    """End a waiting child (`serve`) that is not, or no longer, needed."""
     try:
         requests.send_bytes(_STOP)  # a later fork may hold the pipe open: say it outright
     except (OSError, ValueError):

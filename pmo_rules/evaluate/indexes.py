@@ -12,7 +12,7 @@ such as `project.risks` (already per subject).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -84,6 +84,19 @@ def _values(items: list, keys: tuple[str, ...]) -> list:
     return values
 
 
+def _grouped(keys: Iterable[Any]) -> dict[Any, list[int]]:
+    """Each key -> the positions holding it, in order (TypeError for an unhashable key)."""
+    groups: dict[Any, list[int]] = {}
+    get = groups.get
+    for pos, k in enumerate(keys):
+        group = get(k)
+        if group is None:
+            groups[k] = [pos]
+        else:
+            group.append(pos)
+    return groups
+
+
 class Index:
     """Items of a collection grouped by one key path, in collection order: the positions
     of the items whose key is of class C and `==` value v, for each (C, v) (`positions`).
@@ -116,14 +129,7 @@ class Index:
                     idx.kind = kinds.pop()
                     idx.types.add(type_name(next(v for v in values if v is not None)))
                 return idx
-            buckets = idx._buckets
-            for pos, k in enumerate(values):
-                k = (k.__class__, k)
-                bucket = buckets.get(k)
-                if bucket is None:
-                    buckets[k] = [pos]
-                else:
-                    bucket.append(pos)
+            idx._buckets = _grouped((k.__class__, k) for k in values)
         except TypeError:  # an unhashable key (a list or record), or a field of a non-record
             idx.usable = False
             idx._buckets = {}
@@ -139,15 +145,7 @@ class Index:
         if len(at) == len(values):
             self.plain, self.unique = at, True
             return
-        plain: dict[Any, list[int]] = {}
-        get = plain.get
-        for pos, k in enumerate(values):
-            bucket = get(k)
-            if bucket is None:
-                plain[k] = [pos]
-            else:
-                bucket.append(pos)
-        self.plain = plain
+        self.plain = _grouped(values)
 
     def positions(self, value: Any) -> list[int]:
         """Positions of the items whose key is of `value`'s class and `==` it (no type check)."""
