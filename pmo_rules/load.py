@@ -88,6 +88,8 @@ def load_paths(paths: list[Path], registry: Registry, *, extension: Extension | 
             spec = registry.source_for(file)
             if spec is not None and (helper := loadsplit.start(spec, file, extension, loader)) is not None:
                 helpers[k] = helper
+        for helper in helpers.values():  # after the last fork: no child inherits the threads
+            helper.take()
         for k, file in enumerate(files):
             _load_file(file, registry, result, seen_ids, extension, loader, helpers.pop(k, None))
     finally:

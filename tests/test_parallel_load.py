@@ -237,10 +237,15 @@ def _raise(split):
 
 
 def _unpicklable(split):
-    return {"projects": lambda: None}
+    yield "projects", ([], [], [])  # a good message first: what came before the failure is dropped
+    yield "projects", ([lambda: None], [1], [])
 
 
-@pytest.mark.parametrize("failure", [_exit, _raise, _unpicklable])
+def _not_messages(split):
+    return {"projects": []}
+
+
+@pytest.mark.parametrize("failure", [_exit, _raise, _unpicklable, _not_messages])
 def test_a_child_that_fails_leaves_its_part_to_the_parent(tmp_path, session, monkeypatch, capfd, failure):
     write_portfolio(generate_portfolio(60, seed=8), tmp_path)
     with (tmp_path / "projects.jsonl").open("ab") as fh:
@@ -252,9 +257,12 @@ def test_a_child_that_fails_leaves_its_part_to_the_parent(tmp_path, session, mon
     assert capfd.readouterr().err == ""
 
 
-def test_a_child_killed_while_reading_leaves_its_part_to_the_parent(tmp_path, session, monkeypatch):
+@pytest.mark.parametrize("batch", [1, 1000])
+def test_a_child_killed_while_reading_leaves_its_part_to_the_parent(tmp_path, session, monkeypatch, batch):
+    """With batches of 1, its first record has come when it dies: it is dropped."""
     write_portfolio(generate_portfolio(100, seed=8), tmp_path)
     validated = load.validated
+    monkeypatch.setattr(loadsplit, "BATCH", batch)
 
     def dying(coll, records, origin, *args, **kwargs):
         for n, (i, rec) in enumerate(validated(coll, records, origin, *args, **kwargs)):
@@ -266,6 +274,25 @@ def test_a_child_killed_while_reading_leaves_its_part_to_the_parent(tmp_path, se
     monkeypatch.setattr(load, "validated", dying)
     _, spy = assert_same([tmp_path], session, monkeypatch)
     assert spy.received == 0
+
+
+@pytest.mark.parametrize("batch", [1, 3, 1000])
+def test_records_sent_in_batches_load_as_one_process_reads_them(tmp_path, session, monkeypatch, batch):
+    """Rejections and duplicates all over the child's range, so that batches end with
+    and without them, and a rejection is the last line."""
+    write_portfolio(generate_portfolio(40, seed=5), tmp_path)
+    path = tmp_path / "projects.jsonl"
+    lines = path.read_bytes().splitlines()
+    mixed = []
+    for i, line in enumerate(lines):
+        mixed.append(line)
+        if i % 5 == 2:
+            mixed.append(b'{"id": "PRJ-000003"}' if i % 2 else b'{"id": 7}')
+    path.write_bytes(b"\n".join(mixed) + b"\n\xff\n")
+    monkeypatch.setattr(loadsplit, "BATCH", batch)
+    got, spy = assert_same([tmp_path], session, monkeypatch, 0.6)
+    assert spy.received == spy.splits == 3
+    assert sum(r.record > len(mixed) * 0.4 for r in got.rejected) >= 5  # many of them in the child's range
 
 
 # ------------------------------------------------------------ sources and errors --

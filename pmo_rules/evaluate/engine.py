@@ -36,6 +36,7 @@ from typing import Any
 from .. import ast
 from ..gcpause import gc_paused
 from ..limits import LimitExceeded, time_limit
+from ..pipes import widen
 from ..program import Program
 from ..schema.models import VIEWS
 from ..snapshot import Snapshot, project_key
@@ -469,17 +470,6 @@ def _child(job: Job, counter: Any, conn: Any, requests: Any) -> None:
     conn.close()
 
 
-def _widen(conn: Any) -> None:
-    """A 1 MB pipe instead of 64 KB (Linux), so a chunk's results go in a write or two,
-    not in sixteen each waiting for the reader."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
-    except (ImportError, AttributeError, OSError):
-        pass  # another platform, or a lower limit: the default pipe works, only slower
-
-
 def _receive(conn: Any, done: dict[int, Part], ready: list) -> None:
     """Take a child's chunks as it sends them (a thread of the parent's: the child need
     not wait for the parent to finish its own chunks, nor pickle everything at the end),
@@ -514,7 +504,7 @@ def _evaluate_parallel(job: Job, workers: int) -> Evaluation:
         for _ in range(1, workers):
             receiver, sender = ctx.Pipe(duplex=False)
             asks, requests = ctx.Pipe(duplex=False)
-            _widen(sender)
+            widen(sender)  # a chunk's results go in a write or two, not sixteen
             proc = ctx.Process(target=_child, args=(job, counter, sender, asks), daemon=True)
             proc.start()
             sender.close()
