@@ -150,3 +150,32 @@ def test_a_view_already_built_whole_is_evaluated_whole():
     loaded = load_collections(_unlabelled_portfolio())
     loaded.snapshot.materialise_views()
     assert engine.Plan.build(program, loaded.snapshot, AS_OF).sliced == frozenset()
+
+
+def test_rules_reading_a_whole_view_wait_for_the_parent_to_build_it(library_run, monkeypatch):
+    """With workers, the whole views (and the rules that read them) are left to the
+    parent, after the fork: the children start at once and never build them."""
+    program, loaded = library_run
+    loaded.snapshot.release_views()
+    plan = engine.Plan.build(program, loaded.snapshot, AS_OF, defer=True)
+    deferred = {plan.rules[k].rule.id for k in plan.deferred}
+    assert deferred == {"resources.person-not-overallocated", "resources.cost-rate-set",  # read assignments
+                        "resources.assignments-name-people", "resources.bookings-on-live-projects"}  # over them
+    assert plan.read_whole == {"assignments"} and not loaded.snapshot.has_view("assignments")
+    assert all(plan.rules[k].verdict is None for k in plan.deferred)
+    plan.prepare()
+    assert loaded.snapshot.has_view("assignments") and plan.deferred == ()
+    assert all(plan.rules[k].verdict is not None for k, rp in enumerate(plan.rules) if rp.rule.id in deferred)
+    # In the parallel run, only the parent evaluates them, on all their subjects at once.
+    whole = []
+    share = engine._evaluate_share
+
+    def spy(plan, include_passes, *args, ks=None, **kwargs):
+        if ks is not None and {plan.rules[k].rule.id for k in ks} == deferred:
+            whole.append(os.getpid())
+        return share(plan, include_passes, *args, ks=ks, **kwargs)
+
+    monkeypatch.setattr(engine, "_evaluate_share", spy)
+    loaded.snapshot.release_views()
+    assert _flat(_evaluate(program, loaded, 2)) == _flat(_evaluate(program, loaded, 1))
+    assert whole == [os.getpid()]

@@ -12,7 +12,10 @@ only ever skip items that could not change a result. What it changes is cost:
 - workers: `workers > 1` forks processes that take chunks of every rule's subjects from
   a shared counter until none is left, so no core idles while another finishes; one of
   them is then kept as the evaluation's `helper`, which computes the report's roll-ups
-  while the parent builds its findings (`helper.py`).
+  while the parent builds its findings (`helper.py`). The rules that read a whole view
+  (`Plan.deferred`) wait for it: the parent builds those views and the join indexes
+  after the fork, and evaluates those rules, while the children start on the others
+  (building the few join indexes they need themselves), instead of everyone waiting.
 """
 
 from __future__ import annotations
@@ -63,10 +66,12 @@ class IndexedEvaluator:
     def evaluate(self, program: Program, snapshot: Snapshot, as_of: dt.date, *,
                  include_passes: bool = False) -> Evaluation:
         with decimal.localcontext(DECIMAL_CONTEXT), gc_paused():
-            plan = Plan.build(program, snapshot, as_of)
-            if self.workers > 1 and _fork_available():
-                out = _evaluate_parallel(Job(plan, include_passes, self.workers * CHUNKS_PER_WORKER, self.limits),
-                                         self.workers)
+            parallel = self.workers > 1 and _fork_available()
+            plan = Plan.build(program, snapshot, as_of, defer=parallel)
+            if parallel:
+                free = [k for k in range(len(plan.rules)) if k not in plan.deferred]
+                out = _evaluate_parallel(Job(plan, include_passes, self.workers * CHUNKS_PER_WORKER, self.limits,
+                                             free), self.workers)
             else:
                 out = _assemble(plan, [_evaluate_share(plan, include_passes, 0, 1, Budget(self.limits),
                                                        self.progress)])
@@ -92,54 +97,94 @@ class RulePlan:
 class Plan:
     """Everything compiled and indexed once per run, before any worker is forked, so that
     workers share it (copy-on-write) instead of each rebuilding it: the rules, the join
-    indexes and the views rules read whole. (Views only evaluated as subjects are the
-    exception: each worker builds the part it evaluates, see `sliced`.)"""
+    indexes and the views rules read whole. Two exceptions: views only evaluated as
+    subjects (each worker builds the part it evaluates, see `sliced`), and with workers,
+    what `prepare` does after the fork (see `deferred`)."""
 
     program: Program
     snapshot: Snapshot
     run: RunContext
     rules: list[RulePlan]
-    indexes: JoinIndexes  # the join indexes, built before the fork (scope indexes: per share, `_verdicts`)
+    indexes: JoinIndexes  # the join indexes (scope indexes: per share, `_verdicts`)
     #: Views only ever evaluated as rules' subjects, not read whole by any rule and not
     #: built yet: each worker builds its share's part (`Snapshot.view_slices`).
     sliced: frozenset[str]
+    #: The views some rule reads whole (a join, a scan), built by `prepare`.
+    read_whole: frozenset[str] = frozenset()
+    #: The rules (by number) compiled by `prepare`, once the whole views they read are
+    #: built; until then their `RulePlan` only names the rule and its collection.
+    deferred: tuple[int, ...] = ()
+    compilers: dict[str, tuple[Compiler, VerdictCompiler]] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def build(cls, program: Program, snapshot: Snapshot, as_of: dt.date) -> Plan:
-        # A view a rule reads by name (a join, a scan) is built whole, now, in one pass
-        # over the projects (`build_views`); one that is only some rules' subjects is
-        # built in parts, by the workers, in parallel.
+    def build(cls, program: Program, snapshot: Snapshot, as_of: dt.date, *, defer: bool = False) -> Plan:
+        """The plan, ready; with `defer`, ready but for `prepare`: the whole views, the join
+        indexes and the rules reading whole views are left to it (see `deferred`)."""
+        # A view a rule reads by name (a join, a scan) is built whole, in one pass over
+        # the projects (`build_views`); one that is only some rules' subjects is built in
+        # parts, by the workers, in parallel.
         read_whole: set[str] = set()
         subjects: set[str] = set()
+        reads: list[set[str]] = []
         for rule in program.rules:
             fc = rule.for_clause
             assert fc is not None and isinstance(fc.collection, ast.Name)
             # What the rule evaluates besides its subjects (`statements` repeats these).
             body = (fc.where, rule.lets, rule.requires, rule.message)
-            read_whole.update(name for name in _names(body) if name in VIEWS)
+            reads.append({name for name in _names(body) if name in VIEWS})
+            read_whole |= reads[-1]
             subjects.add(fc.collection.name)
-        built = snapshot.build_views(read_whole)
         sliced = frozenset(name for name in subjects
                            if name in VIEWS and name not in read_whole and not snapshot.has_view(name))
+        deferred = tuple(k for k, rule in enumerate(program.rules)
+                         if reads[k] or rule.for_clause.collection.name in read_whole  # type: ignore[union-attr]
+                         ) if defer else ()
+        plan = cls(program, snapshot, RunContext(snapshot, as_of), [], JoinIndexes(snapshot), sliced,
+                   frozenset(read_whole), deferred)
+        # Unless deferred, the whole views are built before the rules are compiled: a join
+        # over one is compiled with the list it reads.
+        built = [] if deferred else snapshot.build_views(read_whole)
         if sliced and not built:
             snapshot.index_projects()  # as `build_views` just did: slices' items name their project by it
-        indexes = JoinIndexes(snapshot)
-        run = RunContext(snapshot, as_of)
-        compilers: dict[str, tuple[Compiler, VerdictCompiler]] = {}
-        rules = []
-        for rule in program.rules:
-            fc = rule.for_clause
-            assert fc is not None and isinstance(fc.collection, ast.Name)
-            params = program.params.get(rule.package, {})
-            pair = compilers.get(rule.package)
-            if pair is None:
-                pair = compilers[rule.package] = (Compiler(program, params, snapshot, indexes),
-                                                  VerdictCompiler(program, params, run, indexes))
-            verdict, scope = pair[1].rule(rule), scope_test(rule, params)
-            in_scope = pair[1].rule(rule, in_scope=True) if verdict is not None and scope_holds(scope) else None
-            rules.append(RulePlan(rule, fc.collection.name, params, pair[0].rule(rule), verdict, scope, in_scope))
-        indexes.build_all()
-        return cls(program, snapshot, run, rules, indexes, sliced)
+        plan.rules = [plan._rule(rule) if k not in deferred else _waiting(rule)
+                      for k, rule in enumerate(program.rules)]
+        # The join indexes the rules compiled so far need, now: after a fork, each process
+        # would build them again, copying every page of the records it reads.
+        plan.indexes.build_all()
+        return plan
+
+    def prepare(self) -> None:
+        """Build the whole views, compile the deferred rules and build their join indexes
+        (in the parent, after the fork: its children never read them)."""
+        if not self.deferred:
+            return
+        self.snapshot.build_views(self.read_whole)
+        for k in self.deferred:
+            self.rules[k] = self._rule(self.program.rules[k])
+        self.deferred = ()
+        self.indexes.build_all()
+
+    def _rule(self, rule: ast.Rule) -> RulePlan:
+        fc = rule.for_clause
+        assert fc is not None and isinstance(fc.collection, ast.Name)
+        params = self.program.params.get(rule.package, {})
+        pair = self.compilers.get(rule.package)
+        if pair is None:
+            pair = self.compilers[rule.package] = (Compiler(self.program, params, self.snapshot, self.indexes),
+                                                   VerdictCompiler(self.program, params, self.run, self.indexes))
+        verdict, scope = pair[1].rule(rule), scope_test(rule, params)
+        in_scope = pair[1].rule(rule, in_scope=True) if verdict is not None and scope_holds(scope) else None
+        return RulePlan(rule, fc.collection.name, params, pair[0].rule(rule), verdict, scope, in_scope)
+
+
+def _waiting(rule: ast.Rule) -> RulePlan:
+    """A deferred rule's plan until `Plan.prepare` compiles it: nothing may evaluate it."""
+    fc = rule.for_clause
+    assert fc is not None and isinstance(fc.collection, ast.Name)
+
+    def unprepared(subject: dict, env: _Env) -> Result:
+        raise RuntimeError(f"rule `{rule.id}` evaluated before Plan.prepare")
+    return RulePlan(rule, fc.collection.name, {}, unprepared, None, None, None)
 
 
 def _names(node: Any) -> Iterator[str]:
@@ -161,18 +206,22 @@ PASS, NOT_APPLICABLE = 1, 2  # verdict codes; 0: not decided (yet), for the full
 
 
 def _evaluate_share(plan: Plan, include_passes: bool, share: int, shares: int, budget: Budget,
-                    progress: Any = None) -> Part:
-    """Evaluate every rule on share `share` of `shares` contiguous slices of its subjects
-    (contiguous, so a forked worker touches, and copies, only its part of the snapshot).
-    A view no rule reads whole (`Plan.sliced`) is sliced by project: this share's part of
-    it is built here, from this share's projects, and dropped when the share is done."""
+                    progress: Any = None, ks: list[int] | None = None) -> Part:
+    """Evaluate the rules numbered `ks` (all) on share `share` of `shares` contiguous
+    slices of their subjects (contiguous, so a forked worker touches, and copies, only its
+    part of the snapshot). A view no rule reads whole (`Plan.sliced`) is sliced by
+    project: this share's part of it is built here, from this share's projects, and
+    dropped when the share is done."""
+    if ks is None:
+        ks = list(range(len(plan.rules)))
     n = len(plan.snapshot.projects)
-    with plan.snapshot.view_slices(plan.sliced, n * share // shares, n * (share + 1) // shares) as local:
-        return _evaluate_slices(plan, include_passes, share, shares, budget, progress, local)
+    views = plan.sliced & {plan.rules[k].collection for k in ks}
+    with plan.snapshot.view_slices(views, n * share // shares, n * (share + 1) // shares) as local:
+        return _evaluate_slices(plan, include_passes, share, shares, budget, progress, local, ks)
 
 
 def _evaluate_slices(plan: Plan, include_passes: bool, share: int, shares: int, budget: Budget,
-                     progress: Any, local: dict[str, list[dict]]) -> Part:
+                     progress: Any, local: dict[str, list[dict]], ks: list[int]) -> Part:
     """Two phases. First, subject by subject, every rule's verdict (`fastpath.py`): each
     record is read once for all the rules over its collection while it is in the CPU's
     cache, instead of once per rule. Then, rule by rule and under each rule's time limit,
@@ -181,10 +230,10 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: int, shares: int, 
     # collection -> (its items, this share's bounds in them): a view slice is all this share's
     parts: dict[str, tuple[list[dict], int, int]] = {}
     passed: dict[str, list[int]] = {}  # collection -> passing checks per subject of the share
-    codes: list[bytearray] = []  # per rule: a verdict code per subject of the share
+    codes: dict[int, bytearray] = {}  # per rule: a verdict code per subject of the share
     groups: dict[str, list[int]] = {}
-    for k, rp in enumerate(plan.rules):
-        name = rp.collection
+    for k in ks:
+        name = plan.rules[k].collection
         if name not in parts:
             if name in local:
                 parts[name] = (local[name], 0, len(local[name]))
@@ -195,12 +244,13 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: int, shares: int, 
             _, lo, hi = parts[name]
             passed[name] = [0] * (hi - lo)
         _, lo, hi = parts[name]
-        codes.append(bytearray(hi - lo))
+        codes[k] = bytearray(hi - lo)
         groups.setdefault(name, []).append(k)
-    for name, ks in groups.items():
-        _verdicts(plan, parts[name], ks, codes, passed[name], budget, name)
-    out = []
-    for k, rp in enumerate(plan.rules):
+    for name, group in groups.items():
+        _verdicts(plan, parts[name], group, codes, passed[name], budget, name)
+    out = {}
+    for k in ks:
+        rp = plan.rules[k]
         rule, evaluate_subject = rp.rule, rp.evaluate_subject
         counts: Counter = Counter()
         results: list[Result] = []
@@ -244,9 +294,9 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: int, shares: int, 
             counts["pass"] += passes_here
         if not_applicable:
             counts["not_applicable"] += not_applicable
-        out.append((rule.id, counts, results))
+        out[k] = (rule.id, counts, results)
         if progress is not None:
-            progress(len(out), len(plan.rules))
+            progress(len(out), len(ks))
     # Passing checks per subject id, added up in a plain dict (a Counter's missing keys go
     # through Python) over the subjects with any, picked out in C (`compress`).
     tally: dict[str, int] = {}
@@ -287,7 +337,7 @@ def _where(code: bytearray, value: int) -> Iterator[int]:
         i = code.find(value, i + 1)
 
 
-def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], codes: list[bytearray],
+def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], codes: dict[int, bytearray],
               pass_counts: list[int], budget: Budget, collection: str) -> None:
     """Phase one for the rules `ks` over one collection: fill in their verdict codes.
 
@@ -400,7 +450,8 @@ def _fork_available() -> bool:
 #: write in a forked child) takes fewer chunks instead of keeping the others waiting.
 CHUNKS_PER_WORKER = 16
 
-Part = tuple[list[tuple[str, Counter, list[Result]]], Counter]  # per rule (id, counts, results); passes
+#: Per rule number evaluated: (rule id, counts, results); passes per subject.
+Part = tuple[dict[int, tuple[str, Counter, list[Result]]], Counter]
 
 
 @dataclass(frozen=True)
@@ -411,6 +462,7 @@ class Job:
     include_passes: bool
     chunks: int
     limits: Limits
+    free: list[int]  # the rules (by number) evaluated in chunks: all but `plan.deferred`
 
 
 def _claim(counter: Any, chunks: int) -> int | None:
@@ -426,7 +478,7 @@ def _chunks(job: Job, claim: Callable[[], int | None], budget: Budget, done: Cal
     """Evaluate chunks as long as there are chunks to claim, handing each to `done`."""
     with decimal.localcontext(DECIMAL_CONTEXT):
         while (chunk := claim()) is not None:
-            done(chunk, _evaluate_share(job.plan, job.include_passes, chunk, job.chunks, budget))
+            done(chunk, _evaluate_share(job.plan, job.include_passes, chunk, job.chunks, budget, ks=job.free))
 
 
 def astuple(r: Result) -> tuple:
@@ -451,7 +503,8 @@ def _child(job: Job, counter: Any, conn: Any, requests: Any) -> None:
         # state goes through Python-level __getstate__), and at half the size.
         parts, passes = part
         outbox.put(pickle.dumps(
-            (chunk, [(rule_id, counts, [astuple(r) for r in results]) for rule_id, counts, results in parts], passes),
+            (chunk, {k: (rule_id, counts, [astuple(r) for r in results])
+                     for k, (rule_id, counts, results) in parts.items()}, passes),
             protocol=pickle.HIGHEST_PROTOCOL))
 
     sender = threading.Thread(target=post, daemon=True)
@@ -481,8 +534,8 @@ def _receive(conn: Any, done: dict[int, Part], ready: list) -> None:
                 ready.append(conn)
                 return
             chunk, parts, passes = message
-            done[chunk] = ([(rule_id, counts, [Result(*r) for r in results]) for rule_id, counts, results in parts],
-                           passes)
+            done[chunk] = ({k: (rule_id, counts, [Result(*r) for r in results])
+                            for k, (rule_id, counts, results) in parts.items()}, passes)
     except (EOFError, OSError):
         pass  # the child died: its chunks not received are done again
 
@@ -514,6 +567,11 @@ def _evaluate_parallel(job: Job, workers: int) -> Evaluation:
         for *_, thread in children:  # after the last fork: no child inherits a thread's state
             thread.start()
         budget = Budget(job.limits)
+        # While the children start on the chunks, the whole views, the join indexes and
+        # the rules reading whole views; then chunks, as they do.
+        deferred = list(job.plan.deferred)
+        job.plan.prepare()
+        whole = [_evaluate_share(job.plan, job.include_passes, 0, 1, budget, ks=deferred)] if deferred else []
         _chunks(job, lambda: _claim(counter, job.chunks), budget, done.__setitem__)
         for proc, receiver, requests, thread in children:
             thread.join()
@@ -523,7 +581,7 @@ def _evaluate_parallel(job: Job, workers: int) -> Evaluation:
                 end(proc, receiver, requests)  # not needed
         missing = iter(sorted(set(range(job.chunks)) - set(done)))  # claimed by a child that died
         _chunks(job, lambda: next(missing, None), budget, done.__setitem__)
-        out = _assemble(job.plan, [done[chunk] for chunk in range(job.chunks)])
+        out = _assemble(job.plan, [done[chunk] for chunk in range(job.chunks)] + whole)
     except BaseException:
         if helper is not None:
             helper.close()
@@ -538,14 +596,16 @@ def _evaluate_parallel(job: Job, workers: int) -> Evaluation:
 
 def _assemble(plan: Plan, parts: list[Part]) -> Evaluation:
     """One evaluation from the chunks' parts, in chunk order: rule by rule, chunk by chunk,
-    the same order whichever worker evaluated which chunk."""
+    the same order whichever worker evaluated which chunk. (A rule is in every chunk's
+    part, or in one part that evaluated it on every subject.)"""
     out = Evaluation()
     for _, passes in parts:
         out.passes.update(passes)
     for k, rp in enumerate(plan.rules):
         counts = out.counts[rp.rule.id] = Counter()
         for rule_results, _ in parts:
-            _, c, results = rule_results[k]
-            counts.update(c)
-            out.results.extend(results)
+            if k in rule_results:
+                _, c, results = rule_results[k]
+                counts.update(c)
+                out.results.extend(results)
     return out
