@@ -179,3 +179,18 @@ def test_rules_reading_a_whole_view_wait_for_the_parent_to_build_it(library_run,
     loaded.snapshot.release_views()
     assert _flat(_evaluate(program, loaded, 2)) == _flat(_evaluate(program, loaded, 1))
     assert whole == [os.getpid()]
+
+
+@pytest.mark.parametrize("workers", [2, 3, 8])
+def test_chunks_cover_every_subject_once_and_end_small(workers):
+    bounds = engine.chunk_bounds(workers)
+    sizes = [b - a for a, b in zip(bounds, bounds[1:])]
+    assert bounds[0] == 0 and all(s > 0 for s in sizes) and sizes == sorted(sizes, reverse=True)
+    assert sizes[-1] * 4 == sizes[0]  # the last ones a quarter of the first
+    job = engine.Job(None, False, bounds, engine.Limits(), [])  # type: ignore[arg-type]
+    for n in (0, 1, 7, 112, 100_003):
+        covered = []
+        for chunk in range(job.chunks):
+            lo, hi, units = job.share(chunk)
+            covered.extend(range(n * lo // units, n * hi // units))
+        assert covered == list(range(n))
