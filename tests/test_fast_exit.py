@@ -35,3 +35,16 @@ def test_fast_exit_keeps_the_output_and_the_exit_code(tmp_path):
 def test_usage_errors_still_exit_2_after_a_fast_exit_is_armed():
     fast = _run(1, ["--fail-on", "nonsense"])
     assert fast.returncode == 2 and "nonsense" in fast.stderr
+
+
+def test_report_pieces_are_written_as_the_text_they_join_to(tmp_path):
+    """`write_parts` joins and encodes 2,048 pieces at a time: none lost or doubled at a
+    seam, every character encoded as UTF-8 (a piece may end inside a line)."""
+    from pmo_rules.cli.common import write_parts
+
+    parts = [f"{i}é🚀\n" if i % 3 else f"{i}," for i in range(5000)] + ["", "end"]
+    path = tmp_path / "out.json"
+    write_parts(path, parts)
+    assert path.read_bytes() == "".join(parts).encode("utf-8")
+    write_parts(path, [])
+    assert path.read_bytes() == b""

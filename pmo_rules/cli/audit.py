@@ -31,6 +31,7 @@ from .common import (
     policy_paths,
     render_format_parts,
     schema_extension_option,
+    write_parts,
 )
 
 
@@ -117,8 +118,7 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
         if target is None:
             sys.stdout.writelines(parts)
             continue
-        with open(target, "w", encoding="utf-8", newline="") as fh:
-            fh.writelines(parts)
+        write_parts(target, parts)
         del parts
         if not quiet:
             click.echo(f"wrote {target}", err=True)
