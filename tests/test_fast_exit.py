@@ -42,7 +42,8 @@ def test_report_pieces_are_written_as_the_text_they_join_to(tmp_path):
     seam, every character encoded as UTF-8 (a piece may end inside a line)."""
     from pmo_rules.cli.common import write_parts
 
-    parts = [f"{i}é🚀\n" if i % 3 else f"{i}," for i in range(5000)] + ["", "end"]
+    big = "🚀" + "x" * 70_000  # written alone, not joined with its neighbours
+    parts = [f"{i}é🚀\n" if i % 3 else f"{i}," for i in range(5000)] + ["", big, "end"]
     path = tmp_path / "out.json"
     write_parts(path, parts)
     assert path.read_bytes() == "".join(parts).encode("utf-8")
