@@ -175,7 +175,8 @@ class Split:
                     gathered[coll] = None
                     continue
                 into = gathered.setdefault(coll, ([], [], []))
-                assert into is not None
+                if into is None:
+                    raise ValueError(f"records of `{coll}` after its end")
                 for whole, part in zip(into, batch, strict=True):
                     whole.extend(part)
         except Exception:  # noqa: BLE001 - anything: read the range here

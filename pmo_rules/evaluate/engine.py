@@ -13,9 +13,9 @@ only ever skip items that could not change a result. What it changes is cost:
   a shared counter until none is left, so no core idles while another finishes; one of
   them is then kept as the evaluation's `helper`, which computes the report's roll-ups
   while the parent builds its findings (`helper.py`). The rules that read a whole view
-  (`Plan.deferred`) wait for it: the parent builds those views and the join indexes
-  after the fork, and evaluates those rules, while the children start on the others
-  (building the few join indexes they need themselves), instead of everyone waiting.
+  (`Plan.deferred`) wait for it: the parent builds those views (and their join indexes)
+  after the fork, and evaluates those rules, while the children start on the others,
+  instead of every process waiting for one to build them.
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ class Plan:
     #: Views only ever evaluated as rules' subjects, not read whole by any rule and not
     #: built yet: each worker builds its share's part (`Snapshot.view_slices`).
     sliced: frozenset[str]
-    #: The views some rule reads whole (a join, a scan), built by `prepare`.
+    #: The views some rule reads whole (a join, a scan): built by `build`, or if it
+    #: defers, by `prepare`.
     read_whole: frozenset[str] = frozenset()
     #: The rules (by number) compiled by `prepare`, once the whole views they read are
     #: built; until then their `RulePlan` only names the rule and its collection.
