@@ -84,14 +84,14 @@ def load_paths(paths: list[Path], registry: Registry, *, extension: Extension | 
     # (people.jsonl, programs.jsonl come before projects.jsonl) are read meanwhile.
     helpers: dict[int, loadsplit.Split] = {}
     try:
-        for k, file in enumerate(files):
-            spec = registry.source_for(file)
+        specs = [registry.source_for(file) for file in files]
+        for k, (file, spec) in enumerate(zip(files, specs)):
             if spec is not None and (helper := loadsplit.start(spec, file, extension, loader)) is not None:
                 helpers[k] = helper
         for helper in helpers.values():  # after the last fork: no child inherits the threads
             helper.take()
-        for k, file in enumerate(files):
-            _load_file(file, registry, result, seen_ids, extension, loader, helpers.pop(k, None))
+        for k, (file, spec) in enumerate(zip(files, specs)):
+            _load_file(file, spec, result, seen_ids, extension, loader, helpers.pop(k, None))
     finally:
         for helper in helpers.values():  # a file before theirs failed to load
             helper.close()
@@ -100,11 +100,11 @@ def load_paths(paths: list[Path], registry: Registry, *, extension: Extension | 
     return result
 
 
-def _load_file(file: Path, registry: Registry, result: LoadResult, seen_ids: dict,
+def _load_file(file: Path, spec: SourceSpec | None, result: LoadResult, seen_ids: dict,
                extension: Extension | None = None, loader: runtime.Loader | None = None,
                helper: loadsplit.Split | None = None) -> None:
-    """Load one file; `helper`, if given, is the child already reading its last part."""
-    spec = registry.source_for(file)
+    """Load one file through `spec` (the source `Registry.source_for` found, if any);
+    `helper`, if given, is the child already reading its last part."""
     if spec is None:
         raise DataError(f"{file}: no data source reads `{file.suffix}` files")
     try:

@@ -163,7 +163,7 @@ class Split:
         return self.parts
 
     def _take(self) -> None:
-        """The child's messages (`_messages`) gathered per collection into `parts`; on any
+        """The child's messages (`_read_range`) gathered per collection into `parts`; on any
         failure (the child died and the pickle ends early, a message is not one) `parts`
         stays None: the parent reads the range itself."""
         gathered: dict[str, tuple[list, list, list] | None] = {}
@@ -191,9 +191,10 @@ def _child(split: Split, writable: int) -> None:
         with open(writable, "wb") as out:
             # One pickler for every message: a string or date shared by records is sent once.
             pickler = pickle.Pickler(out, protocol=5)
-            for message in _messages(split):
+            for message in _read_range(split):
                 pickler.dump(message)
                 out.flush()  # the parent may be waiting for the rest of this message
+            pickler.dump(None)  # the end: all sent
     except BaseException:  # noqa: BLE001 - quietly: the parent reads the range itself
         return
     # All sent. The pickler's memo holds the only references left to the records: freeing
@@ -202,16 +203,12 @@ def _child(split: Split, writable: int) -> None:
     os._exit(0)
 
 
-def _messages(split: Split) -> Iterator[tuple[str, tuple[list, list, list] | None] | None]:
+def _read_range(split: Split) -> Iterator[tuple[str, tuple[list, list, list] | None]]:
     """What the child sends, in file order: per collection, (collection, (valid records,
     their numbers, rejections)) for every `BATCH` valid records and once more at its end,
-    (collection, None) for an unknown one; then None, for the end. Numbers count from the
-    start of the range; a rejection goes with the batch of the next valid record."""
-    yield from _read_range(split)
-    yield None
-
-
-def _read_range(split: Split) -> Iterator[tuple[str, tuple[list, list, list] | None]]:
+    (collection, None) for an unknown one (then `_child` sends None, for the end). Numbers
+    count from the start of the range; a rejection goes with the batch of the next valid
+    record."""
     origin = str(split.file)
     for coll, records in load.read_source(split.spec, split.file, (split.split, split.size)).items():
         if coll not in COLLECTION_MODELS:

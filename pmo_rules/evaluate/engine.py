@@ -154,16 +154,19 @@ class Plan:
         plan.indexes.build_all()
         return plan
 
-    def prepare(self) -> None:
+    def prepare(self) -> list[int]:
         """Build the whole views, compile the deferred rules and build their join indexes
-        (in the parent, after the fork: its children never read them)."""
-        if not self.deferred:
-            return
+        (in the parent, after the fork: its children never read them); the numbers of the
+        rules it compiled."""
+        compiled = list(self.deferred)
+        if not compiled:
+            return compiled
         self.snapshot.build_views(self.read_whole)
-        for k in self.deferred:
+        for k in compiled:
             self.rules[k] = self._rule(self.program.rules[k])
         self.deferred = ()
         self.indexes.build_all()
+        return compiled
 
     def _rule(self, rule: ast.Rule) -> RulePlan:
         fc = rule.for_clause
@@ -221,11 +224,15 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: Share, budget: Budg
     dropped when the share is done."""
     if ks is None:
         ks = list(range(len(plan.rules)))
-    n = len(plan.snapshot.projects)
-    lo, hi, units = share
     views = plan.sliced & {plan.rules[k].collection for k in ks}
-    with plan.snapshot.view_slices(views, n * lo // units, n * hi // units) as local:
+    with plan.snapshot.view_slices(views, *_bounds(share, len(plan.snapshot.projects))) as local:
         return _evaluate_slices(plan, include_passes, share, budget, progress, local, ks)
+
+
+def _bounds(share: Share, n: int) -> tuple[int, int]:
+    """The share's items of a collection of `n`."""
+    lo, hi, units = share
+    return n * lo // units, n * hi // units
 
 
 def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Budget,
@@ -235,7 +242,6 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
     cache, instead of once per rule. Then, rule by rule and under each rule's time limit,
     the full evaluator (with evidence) takes every pair no verdict decided."""
     program, snapshot, run = plan.program, plan.snapshot, plan.run
-    first, last, units = share
     # collection -> (its items, this share's bounds in them): a view slice is all this share's
     parts: dict[str, tuple[list[dict], int, int]] = {}
     passed: dict[str, list[int]] = {}  # collection -> passing checks per subject of the share
@@ -248,8 +254,7 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
                 parts[name] = (local[name], 0, len(local[name]))
             else:
                 items = snapshot.collection(name)
-                n = len(items)
-                parts[name] = (items, n * first // units, n * last // units)
+                parts[name] = (items, *_bounds(share, len(items)))
             _, lo, hi = parts[name]
             passed[name] = [0] * (hi - lo)
         _, lo, hi = parts[name]
@@ -594,8 +599,7 @@ def _evaluate_parallel(job: Job, workers: int) -> Evaluation:
         budget = Budget(job.limits)
         # While the children start on the chunks, the whole views, the join indexes and
         # the rules reading whole views; then chunks, as they do.
-        deferred = list(job.plan.deferred)
-        job.plan.prepare()
+        deferred = job.plan.prepare()
         whole = [_evaluate_share(job.plan, job.include_passes, WHOLE, budget, ks=deferred)] if deferred else []
         _chunks(job, lambda: _claim(counter, job.chunks), budget, done.__setitem__)
         for proc, receiver, requests, thread in children:

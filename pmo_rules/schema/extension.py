@@ -136,9 +136,7 @@ def check_document(doc: Any, name: str) -> dict[str, dict[str, Any]]:
         root = dict(sub)
         root["$defs"] = {**defs, **(sub.get("$defs") or {})}
         root["$schema"] = DRAFT
-        from jsonschema.exceptions import best_match
-
-        err = best_match(_meta().iter_errors(root))
+        err = _best_match(_meta().iter_errors(root))
         if err is not None:
             at = ".".join(str(p) for p in err.absolute_path)
             raise ExtensionError(f"{name}: `{coll}` is not a valid JSON Schema"
@@ -496,7 +494,8 @@ def given_only(value: Any, given: Any) -> Any:
     return value
 
 
-def _best_match(errors: list) -> Any:
+def _best_match(errors: Iterable) -> Any:
+    """jsonschema's pick of the most relevant error, or None (imported when first needed)."""
     from jsonschema.exceptions import best_match
 
     return best_match(errors)
