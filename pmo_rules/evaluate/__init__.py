@@ -40,6 +40,20 @@ class Evaluation:
     helper: Any = field(default=None, compare=False, repr=False)
 
 
+class MetricCache(dict):
+    """A run's metric results, keyed by `reference.metric_key`: a record or list argument by
+    its `id()`. An id names an object only while it lives, and a worker's view items (and
+    any list a rule builds) die long before the run ends; the next object made may take
+    the same id, and the same cache entry. So every object keyed by id is kept, in `pins`,
+    as long as the cache: no other object can take its id meanwhile."""
+
+    __slots__ = ("pins",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pins: list[Any] = []
+
+
 @dataclass
 class RunContext:
     """Per-run state shared by every (rule, subject) evaluation and handed to functions
@@ -48,7 +62,7 @@ class RunContext:
     snapshot: Any
     as_of: dt.date
     cache: dict[str, Any] = field(default_factory=dict)  # for plugins' own indexes
-    metric_cache: dict = field(default_factory=dict)
+    metric_cache: MetricCache = field(default_factory=MetricCache)
     regexes: dict = field(default_factory=dict)
 
 

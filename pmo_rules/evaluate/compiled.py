@@ -611,6 +611,7 @@ class Compiler:
                         if key in cache:
                             return cache[key]
                         result = cache[key] = invoke(spec, e, [value])
+                        cache.pins.append(value)  # as `invoke_metric` does
                         return result
                     return invoke_metric(spec, e, [value], env.metric_cache)
                 return invoke(spec, e, [value])

@@ -223,6 +223,7 @@ def _caller(spec: Any, e: ast.Call, run: RunContext, arity: int) -> Callable[...
     """A function or metric call, sharing the run's metric cache (`reference.metric_key`)."""
     null_ok, context, is_metric = spec.null_ok, spec.context, spec.kind == "metric"
     cache = run.metric_cache
+    pins = cache.pins.append
     name = spec.name
 
     if is_metric and arity == 1 and not context:
@@ -238,6 +239,7 @@ def _caller(spec: Any, e: ast.Call, run: RunContext, arity: int) -> Callable[...
             if found is not cache:
                 return found
             result = cache[key] = invoke(spec, e, [value])
+            pins(value)  # as `invoke_metric` does
             return result
         return metric1
 

@@ -20,7 +20,7 @@ from ..program import Program
 from ..registry import FunctionSpec
 from ..snapshot import Snapshot
 from ..values import DECIMAL_CONTEXT, display, format_number, round_half_up, to_json, type_name
-from . import Evaluation, Result, RunContext, ops
+from . import Evaluation, MetricCache, Result, RunContext, ops
 from .errors import UNKNOWN, EvalError
 from .waivers import apply_waivers
 
@@ -434,11 +434,12 @@ def metric_key(name: str, args: list[Any]) -> tuple:
     return (name, *(id(a) if isinstance(a, (dict, list, RunContext)) else a for a in args))
 
 
-def invoke_metric(spec: FunctionSpec, e: ast.Call, args: list[Any], cache: dict) -> Any:
+def invoke_metric(spec: FunctionSpec, e: ast.Call, args: list[Any], cache: MetricCache) -> Any:
     key = metric_key(spec.name, args)
     if key in cache:
         return cache[key]
     value = cache[key] = invoke(spec, e, args)
+    cache.pins.append(args)  # the objects keyed by id, kept while their ids are
     return value
 
 
