@@ -74,7 +74,7 @@ def data_files(path: Path, registry: Registry) -> list[Path]:
 
 
 def load_paths(paths: list[Path], registry: Registry, *, extension: Extension | None = None) -> LoadResult:
-    result = LoadResult(Snapshot())
+    result = LoadResult(Snapshot(validated=True))
     seen_ids: dict[str, dict[str, tuple[str, int]]] = {c: {} for c in COLLECTIONS}
     loader = new_loader()
     files = [file for path in paths for file in data_files(path, registry)]
@@ -240,7 +240,7 @@ def new_loader() -> runtime.Loader:
 
 def load_collections(data: dict[str, list], *, extension: Extension | None = None) -> LoadResult:
     """A LoadResult from inline raw records (`{"projects": [...], ...}`), validated like files."""
-    result = LoadResult(Snapshot())
+    result = LoadResult(Snapshot(validated=True))
     add_collections(result, {c: {} for c in COLLECTIONS}, data, lambda coll: f"<{coll}>", extension)
     result.records = {c: len(getattr(result.snapshot, c)) for c in COLLECTIONS}
     return result

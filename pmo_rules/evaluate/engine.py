@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import compress
 from operator import itemgetter
 from typing import Any
@@ -42,7 +43,7 @@ from ..limits import LimitExceeded, time_limit
 from ..pipes import widen
 from ..program import Program
 from ..schema.models import VIEWS
-from ..snapshot import Snapshot, project_key
+from ..snapshot import Snapshot, ViewSlices, project_key
 from ..source import Span
 from ..values import DECIMAL_CONTEXT
 from . import Evaluation, Result, RunContext
@@ -172,13 +173,16 @@ class Plan:
         fc = rule.for_clause
         assert fc is not None and isinstance(fc.collection, ast.Name)
         params = self.program.params.get(rule.package, {})
-        pair = self.compilers.get(rule.package)
-        if pair is None:
-            pair = self.compilers[rule.package] = (Compiler(self.program, params, self.snapshot, self.indexes),
-                                                   VerdictCompiler(self.program, params, self.run, self.indexes))
-        verdict, scope = pair[1].rule(rule), scope_test(rule, params)
-        in_scope = pair[1].rule(rule, in_scope=True) if verdict is not None and scope_holds(scope) else None
-        return RulePlan(rule, fc.collection.name, params, pair[0].rule(rule), verdict, scope, in_scope)
+        compilers = self.compilers.get(rule.package)
+        if compilers is None:
+            compilers = self.compilers[rule.package] = (
+                Compiler(self.program, params, self.snapshot, self.indexes),
+                VerdictCompiler(self.program, params, self.run, self.indexes))
+        fast = compilers[1]
+        pair = fc.collection.name in self.sliced  # its subjects come as (child, project): `view_slices`
+        verdict, scope = fast.rule(rule, pair=pair), scope_test(rule, params)
+        in_scope = fast.rule(rule, in_scope=True, pair=pair) if verdict is not None and scope_holds(scope) else None
+        return RulePlan(rule, fc.collection.name, params, compilers[0].rule(rule), verdict, scope, in_scope)
 
 
 def _waiting(rule: ast.Rule) -> RulePlan:
@@ -236,22 +240,25 @@ def _bounds(share: Share, n: int) -> tuple[int, int]:
 
 
 def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Budget,
-                     progress: Any, local: dict[str, list[dict]], ks: list[int]) -> Part:
+                     progress: Any, local: ViewSlices, ks: list[int]) -> Part:
     """Two phases. First, subject by subject, every rule's verdict (`fastpath.py`): each
     record is read once for all the rules over its collection while it is in the CPU's
     cache, instead of once per rule. Then, rule by rule and under each rule's time limit,
     the full evaluator (with evidence) takes every pair no verdict decided."""
     program, snapshot, run = plan.program, plan.snapshot, plan.run
-    # collection -> (its items, this share's bounds in them): a view slice is all this share's
+    # collection -> (its items, this share's bounds in them): a view slice is all this share's,
+    # and its items are its children, with their projects beside them in `parents`
     parts: dict[str, tuple[list[dict], int, int]] = {}
+    parents: dict[str, list[dict]] = {}
     passed: dict[str, list[int]] = {}  # collection -> passing checks per subject of the share
     codes: dict[int, bytearray] = {}  # per rule: a verdict code per subject of the share
     groups: dict[str, list[int]] = {}
     for k in ks:
         name = plan.rules[k].collection
         if name not in parts:
-            if name in local:
-                parts[name] = (local[name], 0, len(local[name]))
+            if name in local.views:
+                children, parents[name] = local.views[name]
+                parts[name] = (children, 0, len(children))
             else:
                 items = snapshot.collection(name)
                 parts[name] = (items, *_bounds(share, len(items)))
@@ -261,7 +268,7 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
         codes[k] = bytearray(hi - lo)
         groups.setdefault(name, []).append(k)
     for name, group in groups.items():
-        _verdicts(plan, parts[name], group, codes, passed[name], budget, name)
+        _verdicts(plan, parts[name], group, codes, passed[name], budget, name, parents.get(name))
     out = {}
     for k in ks:
         rp = plan.rules[k]
@@ -269,12 +276,16 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
         counts: Counter = Counter()
         results: list[Result] = []
         subjects, lo, _ = parts[rp.collection]
+        if rp.collection in parents:  # a view slice: items made only for the full evaluator
+            subject_at, id_at = partial(local.item, rp.collection), partial(local.subject_id, rp.collection)
+        else:
+            subject_at, id_at = subjects.__getitem__, _subject_ids(snapshot, subjects)
         pass_counts = passed[rp.collection]
         code = codes[k]
         passes_here = code.count(PASS)
         not_applicable = code.count(NOT_APPLICABLE)
         if include_passes:
-            results.extend(Result(rule.id, snapshot.subject_id(subjects[lo + i]), "pass") for i in _where(code, PASS))
+            results.extend(Result(rule.id, id_at(lo + i), "pass") for i in _where(code, PASS))
         undecided = list(_where(code, 0))
         done = 0
         try:
@@ -284,7 +295,7 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
                     env.vars = {}  # one Env per rule, fresh state per subject
                     env.evidence = {}
                     env.recording = True
-                    res = evaluate_subject(subjects[lo + i], env)
+                    res = evaluate_subject(subject_at(lo + i), env)
                     done += 1
                     outcome = res.outcome
                     if outcome == "pass":
@@ -301,7 +312,7 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
             # Every subject not decided in time is an `error` naming the rule and the limit.
             for i in undecided[done:]:
                 counts["error"] += 1
-                results.append(Result(rule.id, snapshot.subject_id(subjects[lo + i]), "error",
+                results.append(Result(rule.id, id_at(lo + i), "error",
                                       f"{exc} (at {rule.span}); this subject was not evaluated",
                                       [], str(rule.span)))
         if passes_here:
@@ -318,17 +329,18 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
     subject_id = snapshot.subject_id
     for name, pass_counts in passed.items():
         items, lo, hi = parts[name]
-        chosen = compress(items[lo:hi], pass_counts)
         counts = filter(None, pass_counts)
         if name not in VIEWS:
-            for sid, n in zip(map(subject_id, chosen), counts):
+            for sid, n in zip(map(subject_id, compress(items[lo:hi], pass_counts)), counts):
                 tally[sid] = get(sid, 0) + n
             continue
         # A view item's checks count for its project (all roll-ups need), whose items are
         # next to each other: added up per run of items of one project, so no
         # `PROJECT/child` id is built for a passing item.
+        owners = (compress(parents[name][lo:hi], pass_counts) if name in parents
+                  else map(itemgetter("project"), compress(items[lo:hi], pass_counts)))
         last, total = None, 0
-        for parent, n in zip(map(itemgetter("project"), chosen), counts):
+        for parent, n in zip(owners, counts):
             if parent is last:
                 total += n
                 continue
@@ -343,6 +355,12 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
     return out, passes
 
 
+def _subject_ids(snapshot: Snapshot, subjects: list[dict]) -> Callable[[int], str]:
+    def at(i: int) -> str:
+        return snapshot.subject_id(subjects[i])
+    return at
+
+
 def _where(code: bytearray, value: int) -> Iterator[int]:
     """Indexes holding `value`, found by C-speed scans rather than a loop per subject."""
     i = code.find(value)
@@ -352,8 +370,10 @@ def _where(code: bytearray, value: int) -> Iterator[int]:
 
 
 def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], codes: dict[int, bytearray],
-              pass_counts: list[int], budget: Budget, collection: str) -> None:
-    """Phase one for the rules `ks` over one collection: fill in their verdict codes.
+              pass_counts: list[int], budget: Budget, collection: str, parents: list[dict] | None = None) -> None:
+    """Phase one for the rules `ks` over one collection: fill in their verdict codes. For a
+    view slice, `part` holds the children and `parents` their projects: the items are
+    not made, and the verdicts take (child, project) (`fastpath`, `pair`).
 
     It gets the time a rule gets; if it runs out (a plugin stuck, say), what is left stays
     undecided and the full evaluator, under each rule's own limit, names the culprit. The
@@ -364,7 +384,10 @@ def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], code
     def index_of(keys: tuple[str, ...]) -> Index:
         idx = scopes.get(keys)
         if idx is None:
-            idx = scopes[keys] = Index.build(subjects[lo:hi], keys)
+            if parents is not None and keys[0] == "project":  # the items' `project`: their parents
+                idx = scopes[keys] = Index.build(parents[lo:hi], keys[1:])
+            else:
+                idx = scopes[keys] = Index.build(subjects[lo:hi], keys)
         return idx
 
     lanes = []
@@ -391,13 +414,30 @@ def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], code
         with budget.limit(f"verdicts over {collection}"):
             for i in range(hi - lo):
                 state = (i, pass_counts[i])
+                # A view item's verdicts take its child and project (the same loop, twice,
+                # so that other subjects pay nothing for it).
                 subject = subjects[lo + i]
+                if parents is None:
+                    for verdict, mask, code in lanes:
+                        if mask is not None and not mask[i]:
+                            continue
+                        try:
+                            decided = verdict(subject)
+                        except Exception:  # noqa: BLE001 - "not sure": the full evaluator decides and explains
+                            continue
+                        if decided is True:
+                            code[i] = PASS
+                            pass_counts[i] += 1
+                        elif decided is False:
+                            code[i] = NOT_APPLICABLE
+                    continue
+                parent = parents[lo + i]
                 for verdict, mask, code in lanes:
                     if mask is not None and not mask[i]:
                         continue
                     try:
-                        decided = verdict(subject)
-                    except Exception:  # noqa: BLE001 - "not sure": the full evaluator decides and explains
+                        decided = verdict(subject, parent)
+                    except Exception:  # noqa: BLE001 - as above
                         continue
                     if decided is True:
                         code[i] = PASS

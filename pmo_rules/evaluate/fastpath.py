@@ -37,7 +37,7 @@ from .errors import EvalError
 from .indexes import JoinIndexes, after_first_conjunct, find_join
 from .reference import AGG_BOOL, _Env, evaluate_unrecorded, invoke, invoke_metric
 
-Verdict = Callable[[dict], "bool | None"]
+Verdict = Callable[..., "bool | None"]  # of a subject; of a view item's child and project (`pair`)
 
 
 class Defer(Exception):  # noqa: N818 - not an error: "ask the full evaluator"
@@ -297,11 +297,13 @@ class VerdictCompiler:
         self.snapshot = run.snapshot
         self.joins = joins
 
-    def rule(self, rule: ast.Rule, *, in_scope: bool = False) -> Verdict | None:
+    def rule(self, rule: ast.Rule, *, in_scope: bool = False, pair: bool = False) -> Verdict | None:
         """The rule's verdict; `in_scope`: for subjects known to make the first conjunct of
-        its `where` true (`indexes.scope_holds`), which is then not evaluated again."""
+        its `where` true (`indexes.scope_holds`), which is then not evaluated again.
+        `pair`: its subjects are view items not built (`Snapshot.view_slices`), and the
+        verdict is called with each item's child record and project instead."""
         try:
-            return _RuleGen(self, rule, in_scope).build()
+            return _RuleGen(self, rule, in_scope, pair).build()
         except (Unsupported, SyntaxError, RecursionError, MemoryError):
             # Python's own limits (nesting of 200 parentheses, say) are below the
             # language's: such a rule is simply left to the full evaluator.
@@ -309,10 +311,14 @@ class VerdictCompiler:
 
 
 class _RuleGen:
-    def __init__(self, owner: VerdictCompiler, rule: ast.Rule, in_scope: bool = False):
+    def __init__(self, owner: VerdictCompiler, rule: ast.Rule, in_scope: bool = False, pair: bool = False):
         self.owner = owner
         self.rule = rule
         self.in_scope = in_scope
+        self.pair = pair
+        # With `pair`: the Python locals of the child record, of its project, and of the
+        # view item made of both, made only if the rule uses the subject whole (`_name`).
+        self.child = self.parent = self.item = ""
         self.ns: dict[str, Any] = dict(_HELPERS)
         self.names: dict[str, str] = {}  # language variable in scope -> Python local
         self.dicts: set[str] = set()  # Python locals that always hold a record (a dict)
@@ -321,6 +327,7 @@ class _RuleGen:
         # where only an expression can go (inside a generator expression).
         self.pre: list[str] | None = None
         self.counter = 0
+        self.whole = False  # with `pair`: the rule uses the view item whole
 
     def const(self, value: Any) -> str:
         if value is None or value is True or value is False:
@@ -352,6 +359,10 @@ class _RuleGen:
         subject = self.bind(fc.var)
         self.dicts.add(subject)  # subjects are records of a collection
         lines = [f"def verdict({subject}):"]
+        if self.pair:
+            self.child, self.parent, self.item = subject, self.fresh(), self.fresh()
+            self.dicts.update((self.parent, self.item))
+            lines = [f"def verdict({subject}, {self.parent}):"]
         where = after_first_conjunct(fc.where) if self.in_scope and fc.where is not None else fc.where
         if where is not None:
             w = self.fresh()
@@ -367,6 +378,10 @@ class _RuleGen:
             code = self.statement(req.cond, local, lines)
             lines.append(f"    if ({code}) is not True: return None")
         lines.append("    return True")
+        if self.whole:
+            # The item itself, as `Snapshot.view_slices` describes it, for a rule that uses
+            # the subject whole (passes it to a function, compares it...).
+            lines.insert(1, f"    {self.item} = {self.child}.copy(); {self.item}['project'] = {self.parent}")
         source = "\n".join(lines) + "\n"
         exec(compile(source, f"<verdict {rule.id}>", "exec"), self.ns)  # noqa: S102 - generated from the checked AST
         fn = self.ns.pop("verdict")  # no function <-> globals cycle for a paused GC to keep
@@ -424,7 +439,11 @@ class _RuleGen:
 
     def _name(self, e: ast.Name, local: set[str]) -> str:
         if e.name in local:
-            return self.names[e.name]
+            py = self.names[e.name]
+            if py == self.child:  # the view item whole: made first (`build`)
+                self.whole = True
+                return self.item
+            return py
         if e.name in self.owner.params:
             return self.const(self.owner.params[e.name])
         return self.const(self.owner.snapshot.collection(e.name))
@@ -440,6 +459,9 @@ class _RuleGen:
     def _read(self, obj: ast.Expr, key: str, local: set[str]) -> str:
         """`obj.key`, null-safe. Only records (dicts) have a `.get` among language values, so
         on anything else but null the generated `.get` raises and the verdict defers."""
+        if self.pair and isinstance(obj, ast.Name) and obj.name in local and self.names[obj.name] == self.child:
+            # A view item's field: its project's record, or the child's own field.
+            return self.parent if key == "project" else f"{self.child}.get({self.const(key)})"
         code = self.expr(obj, local)
         k = self.const(key)
         if code in self.dicts:
