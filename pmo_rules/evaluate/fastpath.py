@@ -231,15 +231,19 @@ def _caller(spec: Any, e: ast.Call, run: RunContext, arity: int) -> Callable[...
             c = value.__class__
             if c is dict or c is list:
                 key = (name, id(value))
-            elif value is None and not null_ok:
+                found = cache.get(key, cache)
+                if found is not cache:
+                    return found
+                result = cache[key] = invoke(spec, e, [value])
+                pins(value)  # as `invoke_metric` does
+                return result
+            if value is None and not null_ok:
                 raise Defer
-            else:
-                key = (name, value)
+            key = (name, value)
             found = cache.get(key, cache)
             if found is not cache:
                 return found
             result = cache[key] = invoke(spec, e, [value])
-            pins(value)  # as `invoke_metric` does
             return result
         return metric1
 

@@ -439,7 +439,7 @@ def invoke_metric(spec: FunctionSpec, e: ast.Call, args: list[Any], cache: Metri
     if key in cache:
         return cache[key]
     value = cache[key] = invoke(spec, e, args)
-    cache.pins.append(args)  # the objects keyed by id, kept while their ids are
+    cache.pins.extend(a for a in args if isinstance(a, (dict, list)))  # those keyed by id, kept while it names them
     return value
 
 
