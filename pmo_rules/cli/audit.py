@@ -95,8 +95,10 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
         evaluator = IndexedEvaluator(n_workers, progress=bar.rules, rule_seconds=rule_seconds,
                                      run_seconds=run_seconds)
         bar.phase("evaluating", total=len(program.rules))
-        report = api.audit(program, loaded, as_of_date, include_passes=include_passes, problems=problems,
-                           fail_on=fail_on, evaluator=evaluator)
+        # The evaluation is kept until the end: after a large run, `entry` ends the
+        # process without freeing it (see `api.audit_run`).
+        report, evaluation = api.audit_run(program, loaded, as_of_date, include_passes=include_passes,
+                                           problems=problems, fail_on=fail_on, evaluator=evaluator)
         bar.phase("writing reports")
     code = api.exit_code(report, fail_on=fail_on)
     trail_error = None
