@@ -15,9 +15,14 @@ back, which costs more than pickle does), `BATCH` records at a time as the child
 them, and a thread of the parent's unpickles them as they come. So neither process waits
 for the other: the child need not pickle everything before the parent can start taking
 it, and the parent's unpickling (about a quarter of what reading costs) fits between its
-own records instead of after them. `CHILD_SHARE` is chosen so that both finish together.
+own records instead of after them. The child takes its part a block (`BLOCK` bytes) at a time, from a counter both
+processes share, and the parent, once its own part is read, takes blocks back from the
+end of the child's until the two meet: so they finish together however their speeds
+vary (on this machine the same split ended either one up to half a second before the
+other), and what the parent takes back is never pickled. The blocks the parent read are
+added after the child's records, in file order, as if the child had read them.
 A child that fails in any way (dies, raises, sends something unreadable) costs nothing
-but time: the parent drops what came and reads that range itself.
+but time: the parent drops what came and reads the blocks the child took itself.
 `PMO_RULES_LOAD_WORKERS=1` reads every file in one process.
 """
 
@@ -43,10 +48,14 @@ if TYPE_CHECKING:
 
 #: Smaller files are read in one process: forking and pickling would cost more than they save.
 PARALLEL_BYTES = 8 << 20
-#: The part of a file's bytes the child reads. Reading takes r per byte, pickling r/2 and
-#: unpickling r/3 (measured at 100,000 projects): the parent's (1 - x) r + x r/3 equals
-#: the child's 1.5 x r at x = 0.46.
-CHILD_SHARE = 0.46
+#: The part of a file's bytes the child is offered. Reading takes r per byte, pickling r/2
+#: and unpickling r/3 (measured at 100,000 projects): the parent's (1 - x) r + x r/3
+#: equals the child's 1.5 x r at x = 0.46. Offered more, the child is meant to be the one
+#: still reading when the parent is done, so that the parent takes back the rest.
+CHILD_SHARE = 0.55
+#: Bytes the child claims at a time, and the parent takes back at a time: some 50 ms of
+#: reading (740 projects).
+BLOCK = 2 << 20
 #: Records per message from the child: enough that a message's own cost is nothing, few
 #: enough that the parent is never long without one to unpickle.
 BATCH = 1000
@@ -96,6 +105,11 @@ class Split:
         self.added: set[str] = set()
         self.taker: threading.Thread | None = None
         ctx = multiprocessing.get_context("fork")
+        # [the next byte the child claims, the end of what is left to claim]: the child
+        # claims from the front, the parent takes back from the end (`_take_back`).
+        self.bounds = ctx.Array("q", [split, size])
+        self.taken: list[tuple[int, dict[str, Part] | BaseException]] = []  # (start, its parts), in file order
+        self.taken_back = False
         readable, writable = os.pipe()
         widen(writable)
         self.receiver = open(readable, "rb")  # noqa: SIM115 - closed by `close`
@@ -120,28 +134,63 @@ class Split:
         self.added.add(coll)
         if after is None:
             return
+        self._take_back()
         parts = self._receive()
         if parts is None:
             if self.own is None:
-                self.own = load.read_source(self.spec, self.file, (self.split, self.size))
+                self.own = load.read_source(self.spec, self.file, (self.split, self._claimed()))
             if coll in self.own:
-                load.add_collections(result, seen_ids, {coll: self.own[coll]}, str(self.file), self.extension,
-                                     self.loader, after={coll: after})
+                read = load.add_collections(result, seen_ids, {coll: self.own[coll]}, str(self.file), self.extension,
+                                            self.loader, after={coll: after})
+                after = read.get(coll, after)
         elif coll in parts:
             part = parts[coll]
             if part is None:
                 load.add_collections(result, seen_ids, {coll: ()}, str(self.file))  # says it is unknown
-            else:
-                _merge(result, seen_ids, coll, str(self.file), after, part)
+                return
+            after = _merge(result, seen_ids, coll, str(self.file), after, part)
+        for _, block in self.taken:  # after the child's records, in file order
+            if isinstance(block, BaseException):
+                raise block  # where the serial read would have met it
+            if coll not in block:
+                continue
+            part = block[coll]
+            if part is None:  # unknown, and not said yet (the child's part did not have it)
+                load.add_collections(result, seen_ids, {coll: ()}, str(self.file))
+                return
+            after = _merge(result, seen_ids, coll, str(self.file), after, part)
 
     def add_rest(self, result: load.LoadResult, seen_ids: dict) -> None:
         """The collections only the child's range gave (a source should not do that)."""
+        self._take_back()
         parts = self._receive()
         if parts is None and self.own is None:
-            self.own = load.read_source(self.spec, self.file, (self.split, self.size))
-        for coll in list(self.own if parts is None else parts):
+            self.own = load.read_source(self.spec, self.file, (self.split, self._claimed()))
+        colls = list(self.own if parts is None else parts)
+        colls += [coll for _, block in self.taken if not isinstance(block, BaseException) for coll in block]
+        for coll in dict.fromkeys(colls):
             if coll not in self.added:
                 self.add(coll, 0, result, seen_ids)
+
+    def _claimed(self) -> int:
+        """Where the child's blocks end: what it claimed (read or not), the parent did not."""
+        with self.bounds.get_lock():
+            return self.bounds[0]
+
+    def _take_back(self) -> None:
+        """Read blocks from the end of what the child has not claimed yet, until none is
+        left (once: the parent's own part is read by now)."""
+        if self.taken_back:
+            return
+        self.taken_back = True
+        origin = str(self.file)
+        while (block := _claim(self.bounds, from_end=True)) is not None:
+            start, stop = block
+            try:
+                parts: dict[str, Part] | BaseException = _gathered(_read_block(self, start, stop, origin))
+            except Exception as exc:  # noqa: BLE001 - raised in its turn (`add`), as the serial read would
+                parts = exc
+            self.taken.insert(0, (start, parts))
 
     def close(self) -> None:
         if self.parts is None and self.proc.is_alive():
@@ -166,23 +215,15 @@ class Split:
         """The child's messages (`_read_range`) gathered per collection into `parts`; on any
         failure (the child died and the pickle ends early, a message is not one) `parts`
         stays None: the parent reads the range itself."""
-        gathered: dict[str, tuple[list, list, list] | None] = {}
-        try:
+        def messages() -> Iterator[Any]:
             unpickler = pickle.Unpickler(self.receiver)
             while (message := unpickler.load()) is not None:
-                coll, batch = message
-                if batch is None:
-                    gathered[coll] = None
-                    continue
-                into = gathered.setdefault(coll, ([], [], []))
-                if into is None:
-                    raise ValueError(f"records of `{coll}` after its end")
-                for whole, part in zip(into, batch, strict=True):
-                    whole.extend(part)
+                yield message
+
+        try:
+            self.parts = _gathered(messages())
         except Exception:  # noqa: BLE001 - anything: read the range here
             return
-        self.parts = {coll: None if g is None else (g[0], g[1] if g[2] else None, g[2])
-                      for coll, g in gathered.items()}
 
 
 def _child(split: Split, writable: int) -> None:
@@ -203,22 +244,70 @@ def _child(split: Split, writable: int) -> None:
     os._exit(0)
 
 
+def _gathered(messages: Iterator[Any]) -> dict[str, Part]:
+    """Messages (as `_read_block` makes them) gathered per collection; a ValueError or
+    TypeError for anything else."""
+    gathered: dict[str, tuple[list, list, list] | None] = {}
+    for coll, batch in messages:
+        if batch is None:
+            gathered[coll] = None
+            continue
+        into = gathered.setdefault(coll, ([], [], []))
+        if into is None:
+            raise ValueError(f"records of `{coll}` after its end")
+        for whole, part in zip(into, batch, strict=True):
+            whole.extend(part)
+    return {coll: None if g is None else (g[0], g[1] if g[2] else None, g[2]) for coll, g in gathered.items()}
+
+
+def _claim(bounds: Any, *, from_end: bool = False) -> tuple[int, int] | None:
+    """A block of what is left (the child's next, or the parent's from the end), or None."""
+    with bounds.get_lock():
+        front, back = bounds[0], bounds[1]
+        if front >= back:
+            return None
+        if from_end:
+            bounds[1] = start = max(back - BLOCK, front)
+            return start, back
+        bounds[0] = stop = min(front + BLOCK, back)
+        return front, stop
+
+
 def _read_range(split: Split) -> Iterator[tuple[str, tuple[list, list, list] | None]]:
-    """What the child sends, in file order: per collection, (collection, (valid records,
-    their numbers, rejections)) for every `BATCH` valid records and once more at its end,
-    (collection, None) for an unknown one (then `_child` sends None, for the end). Numbers
-    count from the start of the range; a rejection goes with the batch of the next valid
-    record."""
+    """What the child sends, in file order: the blocks it claims, one after the other,
+    read as one range would be (`_read_block`, numbered on from the block before); once
+    per unknown collection, (collection, None). Then `_child` sends None, for the end."""
     origin = str(split.file)
-    for coll, records in load.read_source(split.spec, split.file, (split.split, split.size)).items():
+    numbered: dict[str, int] = {}  # per collection, the records of the blocks before
+    unknown: set[str] = set()
+    while (block := _claim(split.bounds)) is not None:
+        for coll, batch in _read_block(split, *block, origin, numbered):
+            if batch is None:
+                if coll not in unknown:
+                    unknown.add(coll)
+                    yield coll, None
+                continue
+            yield coll, batch
+
+
+def _read_block(split: Split, start: int, stop: int, origin: str, numbered: dict[str, int] | None = None,
+                ) -> Iterator[tuple[str, tuple[list, list, list] | None]]:
+    """Bytes [start, stop) of the file: per collection, (collection, (valid records, their
+    numbers, rejections)) for every `BATCH` valid records and once more at its end, or
+    (collection, None) for an unknown one. Numbers count on from `numbered[coll]` (0),
+    which is then moved on; a rejection goes with the batch of the next valid record."""
+    numbered = {} if numbered is None else numbered
+    for coll, records in load.read_source(split.spec, split.file, (start, stop)).items():
         if coll not in COLLECTION_MODELS:
             yield coll, None
             continue
         valid: list[dict] = []
         numbers: list[int] = []
         rejected: list[Rejected] = []
-        for i, rec in load.validated(coll, records, origin, rejected, split.extension, split.loader):
+        for i, rec in load.validated(coll, records, origin, rejected, split.extension, split.loader,
+                                     numbered.get(coll, 0)):
             if rec is None:
+                numbered[coll] = i
                 break
             valid.append(rec)
             numbers.append(i)
@@ -229,8 +318,9 @@ def _read_range(split: Split) -> Iterator[tuple[str, tuple[list, list, list] | N
         yield coll, (valid, numbers, rejected)
 
 
-def _merge(result: load.LoadResult, seen_ids: dict, coll: str, origin: str, after: int, part: Part) -> None:
-    """What `add_collections` does with valid records: the duplicate check, in file order."""
+def _merge(result: load.LoadResult, seen_ids: dict, coll: str, origin: str, after: int, part: Part) -> int:
+    """What `add_collections` does with valid records: the duplicate check, in file order.
+    Returns the number of the part's last record (valid or not), counted on from `after`."""
     assert part is not None
     valid, numbers, rejected = part
     target = getattr(result.snapshot, coll)
@@ -249,6 +339,8 @@ def _merge(result: load.LoadResult, seen_ids: dict, coll: str, origin: str, afte
         seen[rid] = (origin, number)
         target.append(rec)
     out.extend(_renumbered(r, after) for r in rejected[k:])
+    last = max(numbers[-1] if numbers else len(valid), rejected[-1].record if rejected else 0)
+    return after + last
 
 
 def _renumbered(r: Rejected, after: int) -> Rejected:

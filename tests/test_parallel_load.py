@@ -3,8 +3,9 @@
 `loadsplit` forks a child that reads the last part of a file through the source's
 `load_range`. Every test compares strictly with the serial load (`PMO_RULES_LOAD_WORKERS=1`):
 records with their types and Decimal exponents, rejections with file, record number, id,
-field and message, in order. `PARALLEL_BYTES` is lowered so that small files split, and
-`CHILD_SHARE` moves the split point around.
+field and message, in order. `PARALLEL_BYTES` is lowered so that small files split,
+`CHILD_SHARE` moves the split point around, and `BLOCK` is lowered so that the child
+claims its part in many blocks, some of which the parent takes back.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,11 +49,15 @@ class Spy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.splits = 0
         self.received = 0
+        self.taken_back = 0  # blocks the parents read back from the end of their children's parts
+        self.files: dict[str, tuple[bool, int]] = {}  # file name -> (child's part received, blocks taken back)
         close = loadsplit.Split.close
 
         def spying_close(split: loadsplit.Split) -> None:
             self.splits += 1
             self.received += split.parts is not None
+            self.taken_back += len(split.taken)
+            self.files[split.file.name] = (split.parts is not None, len(split.taken))
             close(split)
 
         monkeypatch.setattr(loadsplit.Split, "close", spying_close)
@@ -64,19 +70,20 @@ def serial(paths: list[Path], session: api.Session, monkeypatch: pytest.MonkeyPa
 
 
 def split(paths: list[Path], session: api.Session, monkeypatch: pytest.MonkeyPatch, share: float = 0.45,
-          ) -> tuple[load.LoadResult, Spy]:
+          block: int = 1000) -> tuple[load.LoadResult, Spy]:
     with monkeypatch.context() as m:
         m.setenv(loadsplit.WORKERS_ENV, "2")
         m.setattr(loadsplit, "PARALLEL_BYTES", 0)
         m.setattr(loadsplit, "CHILD_SHARE", share)
+        m.setattr(loadsplit, "BLOCK", block)
         spy = Spy(m)
         return api.load_data(paths, session), spy
 
 
 def assert_same(paths: list[Path], session: api.Session, monkeypatch: pytest.MonkeyPatch,
-                share: float = 0.45) -> tuple[load.LoadResult, Spy]:
+                share: float = 0.45, block: int = 1000) -> tuple[load.LoadResult, Spy]:
     expected = serial(paths, session, monkeypatch)
-    got, spy = split(paths, session, monkeypatch, share)
+    got, spy = split(paths, session, monkeypatch, share, block)
     assert summary(got) == summary(expected)
     assert spy.splits > 0
     return got, spy
@@ -295,6 +302,63 @@ def test_records_sent_in_batches_load_as_one_process_reads_them(tmp_path, sessio
     assert sum(r.record > len(mixed) * 0.4 for r in got.rejected) >= 5  # many of them in the child's range
 
 
+def slow_child(monkeypatch: pytest.MonkeyPatch, seconds: float, die_after: int | None = None) -> None:
+    """The child validates a record every `seconds` (and dies at record `die_after`), so
+    that the parent, done with its own part, takes blocks back from the end of the child's."""
+    validated = load.validated
+    parent = os.getpid()
+    count = [0]  # the child's records so far, over all its blocks (its own copy, after the fork)
+
+    def slow(coll, records, origin, *args, **kwargs):
+        for i, rec in validated(coll, records, origin, *args, **kwargs):
+            if os.getpid() != parent and coll == "projects":
+                time.sleep(seconds)
+                count[0] += 1
+                if count[0] == die_after:
+                    os.kill(os.getpid(), 9)
+            yield i, rec
+
+    monkeypatch.setattr(load, "validated", slow)
+
+
+def mixed_portfolio(tmp_path: Path, n: int = 60) -> int:
+    """A portfolio with bad lines and repeated ids all over projects.jsonl; its line count."""
+    write_portfolio(generate_portfolio(n, seed=11), tmp_path)
+    path = tmp_path / "projects.jsonl"
+    mixed = []
+    for i, line in enumerate(path.read_bytes().splitlines()):
+        mixed.append(line)
+        if i % 4 == 1:
+            mixed.append(b'{"id": "PRJ-000002"}' if i % 3 else b'{"id": 7}')
+    path.write_bytes(b"\n".join(mixed) + b"\n\xff\n")
+    return len(mixed) + 1
+
+
+@pytest.mark.parametrize("block", [700, 3000])
+def test_the_parent_takes_back_what_a_slow_child_has_not_claimed(tmp_path, session, monkeypatch, block):
+    lines = mixed_portfolio(tmp_path)
+    slow_child(monkeypatch, 0.004)
+    got, spy = assert_same([tmp_path], session, monkeypatch, 0.8, block)
+    assert spy.received == spy.splits == 3
+    assert spy.files["projects.jsonl"][1] >= 2  # and the child read some blocks: it was received
+    assert sum(r.record > lines * 0.6 for r in got.rejected) >= 5  # rejections in the blocks taken back
+
+
+def test_a_child_that_dies_after_its_first_blocks_loses_nothing(tmp_path, session, monkeypatch):
+    mixed_portfolio(tmp_path)
+    slow_child(monkeypatch, 0.004, die_after=3)
+    _, spy = assert_same([tmp_path], session, monkeypatch, 0.8, 700)
+    received, taken_back = spy.files["projects.jsonl"]
+    assert not received and taken_back >= 2
+
+
+def test_records_numbered_across_the_child_s_blocks(tmp_path, session, monkeypatch):
+    """Many tiny blocks: every record number, rejection and duplicate counts on over them."""
+    mixed_portfolio(tmp_path, 30)
+    for block in (1, 50):
+        assert_same([tmp_path], session, monkeypatch, 0.7, block)
+
+
 # ------------------------------------------------------------ sources and errors --
 
 def lines_session(load_range: bool = True, only_present: bool = False) -> api.Session:
@@ -378,6 +442,44 @@ def test_a_source_failing_in_either_range_fails_the_load_as_before(tmp_path, mon
     with pytest.raises(kind) as info:
         split([tmp_path / "all.lines"], session, monkeypatch)
     assert words in str(info.value) and "all.lines" in str(info.value)
+    assert not __import__("multiprocessing").active_children()
+
+
+def test_the_first_failure_in_file_order_fails_the_load_whoever_read_it(tmp_path, monkeypatch):
+    """One failure in the child's blocks, one in a block the parent takes back first: the
+    load fails with the first, as the serial read does."""
+    rows = [f'projects\t{{"id": "P-{i}"}}' for i in range(60)]
+    rows[36] = "boom\tfirst"
+    rows[54] = "boom\tsecond"
+    (tmp_path / "all.lines").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    def read(path: Path, start: int = 0, stop: int | None = None) -> dict[str, Iterator]:
+        data = path.read_bytes()
+        begin = 0 if start == 0 else data.find(b"\n", start - 1) + 1 or len(data)
+        end = len(data) if stop is None or stop >= len(data) else data.find(b"\n", stop - 1) + 1 or len(data)
+
+        def records():
+            for line in data[begin:end].splitlines():
+                kind, raw = line.decode().split("\t", 1)
+                if kind == "boom":
+                    raise RuntimeError(f"boom: the {raw}")
+                yield json.loads(raw)
+        return {"projects": records()}
+
+    class Booming:
+        @pmo_rules.hookimpl
+        def pmo_rules_sources(self, register):
+            register(SourceSpec("lines", (".lines",), read, "booming", load_range=read))
+
+    session = api.Session.create(entry_points="builtin", extra=(("booming_plugin", Booming()),))
+    with pytest.raises(PluginError) as serial_info:
+        serial([tmp_path / "all.lines"], session, monkeypatch)
+    assert "boom: the first" in str(serial_info.value)
+    slow_child(monkeypatch, 0.01)
+    for block in (60, 200):
+        with pytest.raises(PluginError) as info:
+            split([tmp_path / "all.lines"], session, monkeypatch, 0.6, block)
+        assert str(info.value) == str(serial_info.value)
     assert not __import__("multiprocessing").active_children()
 
 
