@@ -79,8 +79,9 @@ class Snapshot:
         and their projects, in view order. Copying 1.1 million children of 100,000
         projects into items took 0.8 s, and freeing them 0.25 s more; the fast verdicts
         read a child and its project as they are (`fastpath`, `pair`), and only the
-        items the full evaluator takes are made (`ViewSlices.item`). `index_projects`
-        must have run."""
+        items the full evaluator takes are made (`ViewSlices.item`), named while the
+        `with` lasts, so that `subject_id` need not tell their projects (`index_projects`)."""
+
         views: dict[str, tuple[list[dict], list[dict]]] = {}
         positions: dict[str, list[int]] = {}  # of each child in its project's list, where not implied
         lanes = []
@@ -157,8 +158,8 @@ class Snapshot:
 class ViewSlices:
     """View slices (`Snapshot.view_slices`): per view, its children and their projects
     (`views`), and the items made of them for the full evaluator (`item`), known to
-    `subject_id` while the `with` lasts. An unlabelled item's name is remembered by its
-    `id()`, so the items are kept until then: no other object may take that id."""
+    `subject_id` while the `with` lasts. An item's name is remembered by its `id()`, so
+    the items are kept until then: no other object may take that id."""
 
     def __init__(self, snapshot: Snapshot, views: dict[str, tuple[list[dict], list[dict]]],
                  positions: dict[str, list[int]]):
@@ -182,9 +183,8 @@ class ViewSlices:
         child, parent = children[i], parents[i]
         item = child.copy()
         item["project"] = parent
-        if child.get("id").__class__ is not str and child.get("name").__class__ is not str:
-            sid = self.ids[id(item)] = self.subject_id(name, i)
-            self.snapshot._ids[id(item)] = sid
+        sid = self.ids[id(item)] = self.subject_id(name, i)
+        self.snapshot._ids[id(item)] = sid
         self.items.append(item)
         return item
 

@@ -145,9 +145,8 @@ class Plan:
                    frozenset(read_whole), deferred)
         # Unless deferred, the whole views are built before the rules are compiled: a join
         # over one is compiled with the list it reads.
-        built = [] if deferred else snapshot.build_views(read_whole)
-        if sliced and not built:
-            snapshot.index_projects()  # as `build_views` just did: slices' items name their project by it
+        if not deferred:
+            snapshot.build_views(read_whole)
         plan.rules = [plan._rule(rule) if k not in deferred else _waiting(rule)
                       for k, rule in enumerate(program.rules)]
         # The join indexes the rules compiled so far need, now: after a fork, each process
