@@ -15,10 +15,12 @@ back, which costs more than pickle does), `BATCH` records at a time as the child
 them, and a thread of the parent's unpickles them as they come. So neither process waits
 for the other: the child need not pickle everything before the parent can start taking
 it, and the parent's unpickling (about a quarter of what reading costs) fits between its
-own records instead of after them. The child takes its part a block (`BLOCK` bytes) at a time, from a counter both
+own records instead of after them.
+
+The child takes its part a block (`BLOCK` bytes) at a time, from a counter both
 processes share, and the parent, once its own part is read, takes blocks back from the
 end of the child's until the two meet: so they finish together however their speeds
-vary (on this machine the same split ended either one up to half a second before the
+vary (on this machine a fixed split ended either one up to half a second before the
 other), and what the parent takes back is never pickled. The blocks the parent read are
 added after the child's records, in file order, as if the child had read them.
 A child that fails in any way (dies, raises, sends something unreadable) costs nothing

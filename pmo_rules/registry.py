@@ -61,11 +61,11 @@ class SourceSpec:
     ``load_range(path, start, stop)``, optional, lets the core read a large file with two
     processes: it gives what ``load`` gives for the records between byte offsets `start`
     and `stop`, each offset moved on to a record boundary the source chooses (the same
-    one for the same offset). So ``load_range(p, 0, k)`` then ``load_range(p, k, size)``
-    give, together and in that order, exactly the records and messages of ``load(p)``:
-    messages counting lines count them from the start of the file, and every range gives
-    the same collections. The core numbers the records of the second range on from the
-    first's.
+    one for the same offset). So ranges that follow each other, ``load_range(p, 0, a)``,
+    ``load_range(p, a, b)``, ... ``load_range(p, z, size)``, give, together and in that
+    order, exactly the records and messages of ``load(p)``: messages counting lines count
+    them from the start of the file, and every range gives the same collections. The core
+    numbers the records of each range on from those before (`loadsplit`).
     """
 
     name: str
