@@ -112,10 +112,47 @@ def policies(draw) -> str:
         msg = draw(st.sampled_from(["", '    message "{project.id} / {today - project.start_date}"']))
         body = "\n".join([f"    for project in projects{where}", *lets, *reqs] + ([msg] if msg else []))
         rules.append(f"rule r{i} {{\n{body}\n}}")
+    rules += [draw(view_rule(f"v{i}")) for i in range(draw(st.integers(0, 2)))]
     person_rule = ("rule load {\n    for person in people\n"
                    "    let load = sum(a.allocation for a in assignments where a.person == person.id"
                    ' and a.project.status == "active")\n    require load <= person.capacity\n}')
     return "package fuzz\n\nparam floor = 0.9\n\n" + "\n\n".join([*rules, person_rule]) + "\n"
+
+
+# View items as subjects: workers read them as (child, project) pairs, not items
+# (`Snapshot.view_slices`), so their fields, their `project`, the item used whole, scopes
+# on either, and items named by position must all read as the reference reads them.
+VIEW_BOOLS = {
+    "r": ['r.status == "open"', "r.owner is present", 'r.project.status == "active"', "r.probability > 0.5",
+          "r.impact >= 250k", "(r.probability * r.impact ?? 0) < 50k", "r.owner == r.project.sponsor",
+          "any(x.id == r.id and x.status == r.status for x in r.project.risks)",
+          'count(x.status == "open" for x in r.project.risks) <= 2', "r != null", 'r["status"] != "closed"',
+          'r.project.phase in ["execution", "closing"]', "any(p.id == r.owner for p in people)",
+          "r.project.budget.approved > r.impact", 'r.project.status != "on_hold"',
+          'not (r.project.phase == "planning")'],
+    "m": ["m.completed is present", "m.due >= today", "m.completed <= m.due", 'm.project.status == "active"',
+          "m.baseline is present and m.due > m.baseline", "m != null", "m.project.planned_end >= m.due",
+          "count(x.completed is present for x in m.project.milestones) >= 1", 'm.project.status != "on_hold"'],
+}
+VIEW_WHERES = {
+    "r": ["", ' where r.status == "open"', ' where r.project.status == "active"', " where r.probability > 0.5",
+          ' where r.owner is present and r.status == "open"', ' where r.project.phase in ["execution", "closing"]',
+          ' where r.status == "open" and r.project.status != "completed"'],
+    "m": ["", ' where m.project.status == "active"', " where m.baseline is present", ' where m.name == "M1"',
+          ' where m.baseline is present and m.project.status == "active"'],
+}
+VIEW_MESSAGES = {"r": ["", ' else "{r.project.id} {r.id}: {r.impact} by {r.owner}"'],
+                 "m": ["", ' else "{m.project.id} {m.name} due {m.due}"']}
+
+
+@st.composite
+def view_rule(draw, name: str) -> str:
+    var = draw(st.sampled_from(["r", "m"]))
+    view = {"r": "risks", "m": "milestones"}[var]
+    conds = [draw(st.lists(st.sampled_from(VIEW_BOOLS[var]), min_size=1, max_size=2)) for _ in range(draw(st.integers(1, 2)))]
+    joiner = draw(st.sampled_from([" and ", " or "]))
+    reqs = [f"    require {joiner.join(c)}{draw(st.sampled_from(VIEW_MESSAGES[var]))}" for c in conds]
+    return "\n".join([f"rule {name} {{", f"    for {var} in {view}{draw(st.sampled_from(VIEW_WHERES[var]))}", *reqs, "}"])
 
 
 # -------------------------------------------------------------------- portfolios --
@@ -130,7 +167,7 @@ person_ids = st.sampled_from(["PER-00001", "PER-00002", "PER-00003", "GHOST"])
 def portfolios(draw) -> dict:
     projects = []
     for i in range(draw(st.integers(0, 5))):
-        risks = [{"id": f"R-{j}", "status": draw(st.sampled_from(["open", "closed", None])),
+        risks = [{"id": draw(st.sampled_from([f"R-{j}", f"R-{j}", None])), "status": draw(st.sampled_from(["open", "closed", None])),
                   "probability": draw(st.one_of(st.none(), st.sampled_from(["0", "0.5", "0.9", "1"]))),
                   "impact": draw(money), "owner": draw(st.one_of(st.none(), person_ids))}
                  for j in range(draw(st.integers(0, 3)))]
@@ -149,7 +186,7 @@ def portfolios(draw) -> dict:
             "tolerances": draw(st.one_of(st.none(), st.just({"cost_pct": "0.1", "time_days": 10}))),
             "tags": draw(st.lists(st.sampled_from(["x", "y"]), max_size=2)),
             "risks": risks,
-            "milestones": [{"name": f"M{j}", "baseline": draw(maybe_date), "due": draw(maybe_date),
+            "milestones": [{"name": draw(st.sampled_from([f"M{j}", f"M{j}", None])), "baseline": draw(maybe_date), "due": draw(maybe_date),
                             "completed": draw(maybe_date)} for j in range(draw(st.integers(0, 2)))],
             "assignments": [{"person": draw(person_ids), "allocation": draw(st.sampled_from(["0.5", "1.0", "0.25"]))}
                             for _ in range(draw(st.integers(0, 2)))],
@@ -171,6 +208,15 @@ def test_compiled_equals_reference_on_generated_policies(policy, data):
     ref = _report(policy, data, ReferenceEvaluator())
     fast = _report(policy, data, IndexedEvaluator(1))
     assert fast == ref
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(policies(), portfolios())
+def test_two_workers_equal_the_reference_on_generated_policies(policy, data):
+    """Each worker's chunks hold a project or two: view slices by the dozen, per process."""
+    program, diags = api.check_text(policy, SESSION, "fuzz.pmo")
+    assume(program is not None)
+    assert _report(policy, data, IndexedEvaluator(2)) == _report(policy, data, ReferenceEvaluator())
 
 
 @pytest.mark.parametrize("seed", range(3))
