@@ -383,6 +383,17 @@ def lines_session(load_range: bool = True, only_present: bool = False) -> api.Se
     return api.Session.create(entry_points="builtin", extra=(("lines_plugin", Lines()),))
 
 
+def ranged_session(plugin: str, read) -> api.Session:
+    """A session whose `.lines` files are read by `read`, whole or by range."""
+
+    class Source:
+        @pmo_rules.hookimpl
+        def pmo_rules_sources(self, register):
+            register(SourceSpec("lines", (".lines",), read, plugin, load_range=read))
+
+    return api.Session.create(entry_points="builtin", extra=((plugin, Source()),))
+
+
 def test_a_plugin_source_with_ranges_of_two_collections_loads_the_same(tmp_path, monkeypatch):
     rng = random.Random(4)
     rows = [f"{rng.choice(['projects', 'people'])}\t" + json.dumps({"id": f"X-{rng.randrange(40)}"})
@@ -433,12 +444,7 @@ def test_a_source_failing_in_either_range_fails_the_load_as_before(tmp_path, mon
                 raise exc
         return {"projects": records()}
 
-    class Failing:
-        @pmo_rules.hookimpl
-        def pmo_rules_sources(self, register):
-            register(SourceSpec("lines", (".lines",), failing, "failing", load_range=failing))
-
-    session = api.Session.create(entry_points="builtin", extra=(("failing_plugin", Failing()),))
+    session = ranged_session("failing_plugin", failing)
     with pytest.raises(kind) as info:
         split([tmp_path / "all.lines"], session, monkeypatch)
     assert words in str(info.value) and "all.lines" in str(info.value)
@@ -466,12 +472,7 @@ def test_the_first_failure_in_file_order_fails_the_load_whoever_read_it(tmp_path
                 yield json.loads(raw)
         return {"projects": records()}
 
-    class Booming:
-        @pmo_rules.hookimpl
-        def pmo_rules_sources(self, register):
-            register(SourceSpec("lines", (".lines",), read, "booming", load_range=read))
-
-    session = api.Session.create(entry_points="builtin", extra=(("booming_plugin", Booming()),))
+    session = ranged_session("booming_plugin", read)
     with pytest.raises(PluginError) as serial_info:
         serial([tmp_path / "all.lines"], session, monkeypatch)
     assert "boom: the first" in str(serial_info.value)

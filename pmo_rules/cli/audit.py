@@ -92,13 +92,11 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
         for name, value in (("--rule-time-limit", rule_seconds), ("--time-limit", run_seconds)):
             if value is not None and value <= 0:
                 raise UsageError(f"{name} must be a positive number of seconds")
-        evaluator = IndexedEvaluator(n_workers, progress=bar.rules, rule_seconds=rule_seconds,
-                                     run_seconds=run_seconds)
+        evaluator = Keeping(IndexedEvaluator(n_workers, progress=bar.rules, rule_seconds=rule_seconds,
+                                             run_seconds=run_seconds))
         bar.phase("evaluating", total=len(program.rules))
-        # The evaluation is kept until the end: after a large run, `entry` ends the
-        # process without freeing it (see `api.audit_run`).
-        report, evaluation = api.audit_run(program, loaded, as_of_date, include_passes=include_passes,
-                                           problems=problems, fail_on=fail_on, evaluator=evaluator)
+        report = api.audit(program, loaded, as_of_date, include_passes=include_passes, problems=problems,
+                           fail_on=fail_on, evaluator=evaluator)
         bar.phase("writing reports")
     code = api.exit_code(report, fail_on=fail_on)
     trail_error = None
@@ -132,6 +130,22 @@ def command(policies, data, as_of, formats, output, params, db, strict, include_
     if sum(loaded.records.values()) >= LARGE_RUN_RECORDS:
         common.large_run = True  # `entry` may end the process without freeing the snapshot
     sys.exit(code)
+
+
+class Keeping:
+    """An evaluator that keeps what it evaluated as long as it lives: this command's, until
+    the process ends. After a large run `entry` ends it without freeing anything, and
+    freeing the evaluation result by result took 0.18 s (184,000 results at 100,000
+    projects) between the report and its writing."""
+
+    def __init__(self, evaluator: IndexedEvaluator):
+        self.evaluator = evaluator
+        self.kept: list = []
+
+    def evaluate(self, *args, **kwargs):
+        evaluation = self.evaluator.evaluate(*args, **kwargs)
+        self.kept.append(evaluation)
+        return evaluation
 
 
 def _targets(output: str | None, fmts: list[str], registry) -> list[Path | None]:

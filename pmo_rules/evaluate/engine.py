@@ -413,30 +413,14 @@ def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], code
         with budget.limit(f"verdicts over {collection}"):
             for i in range(hi - lo):
                 state = (i, pass_counts[i])
-                # A view item's verdicts take its child and project (the same loop, twice,
-                # so that other subjects pay nothing for it).
                 subject = subjects[lo + i]
-                if parents is None:
-                    for verdict, mask, code in lanes:
-                        if mask is not None and not mask[i]:
-                            continue
-                        try:
-                            decided = verdict(subject)
-                        except Exception:  # noqa: BLE001 - "not sure": the full evaluator decides and explains
-                            continue
-                        if decided is True:
-                            code[i] = PASS
-                            pass_counts[i] += 1
-                        elif decided is False:
-                            code[i] = NOT_APPLICABLE
-                    continue
-                parent = parents[lo + i]
+                parent = parents[lo + i] if parents is not None else None  # a view item's project
                 for verdict, mask, code in lanes:
                     if mask is not None and not mask[i]:
                         continue
                     try:
                         decided = verdict(subject, parent)
-                    except Exception:  # noqa: BLE001 - as above
+                    except Exception:  # noqa: BLE001 - "not sure": the full evaluator decides and explains
                         continue
                     if decided is True:
                         code[i] = PASS

@@ -37,7 +37,7 @@ from .errors import EvalError
 from .indexes import JoinIndexes, after_first_conjunct, find_join
 from .reference import AGG_BOOL, _Env, evaluate_unrecorded, invoke, invoke_metric
 
-Verdict = Callable[..., "bool | None"]  # of a subject; of a view item's child and project (`pair`)
+Verdict = Callable[..., "bool | None"]  # of a subject (and None); of a view item's child and project (`pair`)
 
 
 class Defer(Exception):  # noqa: N818 - not an error: "ask the full evaluator"
@@ -362,7 +362,9 @@ class _RuleGen:
         local = {fc.var}
         subject = self.bind(fc.var)
         self.dicts.add(subject)  # subjects are records of a collection
-        lines = [f"def verdict({subject}):"]
+        # Called as (subject, None) by the engine, which calls a `pair` verdict as (child,
+        # project) in the same loop, or with the subject alone.
+        lines = [f"def verdict({subject}, _=None):"]
         if self.pair:
             self.child, self.parent, self.item = subject, self.fresh(), self.fresh()
             self.dicts.update((self.parent, self.item))
