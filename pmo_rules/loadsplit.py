@@ -140,7 +140,7 @@ class Split:
         parts = self._receive()
         if parts is None:
             if self.own is None:
-                self.own = load.read_source(self.spec, self.file, (self.split, self._claimed()))
+                self.own = self._read_claimed()
             if coll in self.own:
                 read = load.add_collections(result, seen_ids, {coll: self.own[coll]}, str(self.file), self.extension,
                                             self.loader, after={coll: after})
@@ -167,17 +167,19 @@ class Split:
         self._take_back()
         parts = self._receive()
         if parts is None and self.own is None:
-            self.own = load.read_source(self.spec, self.file, (self.split, self._claimed()))
+            self.own = self._read_claimed()
         colls = list(self.own if parts is None else parts)
         colls += [coll for _, block in self.taken if not isinstance(block, BaseException) for coll in block]
         for coll in dict.fromkeys(colls):
             if coll not in self.added:
                 self.add(coll, 0, result, seen_ids)
 
-    def _claimed(self) -> int:
-        """Where the child's blocks end: what it claimed (read or not), the parent did not."""
+    def _read_claimed(self) -> dict[str, Any]:
+        """The blocks the child claimed (read or not; the parent took back the rest), read
+        here: it failed. None claimed (it failed before its first), none read."""
         with self.bounds.get_lock():
-            return self.bounds[0]
+            claimed = self.bounds[0]
+        return load.read_source(self.spec, self.file, (self.split, claimed)) if claimed > self.split else {}
 
     def _take_back(self) -> None:
         """Read blocks from the end of what the child has not claimed yet, until none is
