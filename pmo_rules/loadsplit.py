@@ -66,6 +66,8 @@ WORKERS_ENV = "PMO_RULES_LOAD_WORKERS"
 #: What a child sends per collection: (valid records, their numbers if not 1, 2, 3...,
 #: rejections), numbered from the start of its range; None for an unknown collection.
 Part = tuple[list[dict], list[int] | None, list[Rejected]] | None
+#: A range's parts per collection, or what reading it raised (said in its turn).
+Block = dict[str, Part] | BaseException
 
 
 def workers() -> int:
@@ -101,17 +103,16 @@ class Split:
                  extension: Extension | None, loader: Loader) -> None:
         self.spec, self.file, self.split, self.size = spec, file, split, size
         self.extension, self.loader = extension, loader
-        self.parts: dict[str, Part] | None = None
+        self.parts: dict[str, Part] | None = None  # the child's, as it sent them
         self.received = False
-        self.own: dict[str, Any] | None = None  # the child's range, read here after all
         self.added: set[str] = set()
         self.taker: threading.Thread | None = None
         ctx = multiprocessing.get_context("fork")
         # [the next byte the child claims, the end of what is left to claim]: the child
         # claims from the front, the parent takes back from the end (`_take_back`).
         self.bounds = ctx.Array("q", [split, size])
-        self.taken: list[tuple[int, dict[str, Part] | BaseException]] = []  # (start, its parts), in file order
-        self.taken_back = False
+        self.taken: list[Block] = []  # the blocks the parent took back, in file order
+        self.ordered: list[Block] | None = None  # `_in_order`
         readable, writable = os.pipe()
         widen(writable)
         self.receiver = open(readable, "rb")  # noqa: SIM115 - closed by `close`
@@ -131,70 +132,57 @@ class Split:
         self.taker.start()
 
     def add(self, coll: str, after: int | None, result: load.LoadResult, seen_ids: dict) -> None:
-        """Add the child's records of `coll` after the parent's `after` first ones (None:
-        the collection is unknown, and that has been said)."""
+        """Add the child's records of `coll`, and those of the blocks taken back, after the
+        parent's `after` first ones (None: the collection is unknown, and that has been said)."""
         self.added.add(coll)
         if after is None:
             return
-        self._take_back()
-        parts = self._receive()
-        if parts is None:
-            if self.own is None:
-                self.own = self._read_claimed()
-            if coll in self.own:
-                read = load.add_collections(result, seen_ids, {coll: self.own[coll]}, str(self.file), self.extension,
-                                            self.loader, after={coll: after})
-                after = read.get(coll, after)
-        elif coll in parts:
-            part = parts[coll]
-            if part is None:
-                load.add_collections(result, seen_ids, {coll: ()}, str(self.file))  # says it is unknown
-                return
-            after = _merge(result, seen_ids, coll, str(self.file), after, part)
-        for _, block in self.taken:  # after the child's records, in file order
+        origin = str(self.file)
+        for block in self._in_order():
             if isinstance(block, BaseException):
                 raise block  # where the serial read would have met it
             if coll not in block:
                 continue
             part = block[coll]
-            if part is None:  # unknown, and not said yet (the child's part did not have it)
-                load.add_collections(result, seen_ids, {coll: ()}, str(self.file))
+            if part is None:
+                load.add_collections(result, seen_ids, {coll: ()}, origin)  # says it is unknown
                 return
-            after = _merge(result, seen_ids, coll, str(self.file), after, part)
+            after = _merge(result, seen_ids, coll, origin, after, part)
 
     def add_rest(self, result: load.LoadResult, seen_ids: dict) -> None:
         """The collections only the child's range gave (a source should not do that)."""
-        self._take_back()
-        parts = self._receive()
-        if parts is None and self.own is None:
-            self.own = self._read_claimed()
-        colls = list(self.own if parts is None else parts)
-        colls += [coll for _, block in self.taken if not isinstance(block, BaseException) for coll in block]
-        for coll in dict.fromkeys(colls):
-            if coll not in self.added:
-                self.add(coll, 0, result, seen_ids)
+        for block in self._in_order():
+            if isinstance(block, BaseException):
+                raise block
+            for coll in block:
+                if coll not in self.added:
+                    self.add(coll, 0, result, seen_ids)
 
-    def _read_claimed(self) -> dict[str, Any]:
-        """The blocks the child claimed (read or not; the parent took back the rest), read
-        here: it failed. None claimed (it failed before its first), none read."""
-        with self.bounds.get_lock():
-            claimed = self.bounds[0]
-        return load.read_source(self.spec, self.file, (self.split, claimed)) if claimed > self.split else {}
+    def _in_order(self) -> list[Block]:
+        """Every part of the file after the parent's own, in file order: the child's (as it
+        sent it, or read here if it failed: the blocks it claimed), then those taken back."""
+        if self.ordered is None:
+            self._take_back()  # first: the child reads on meanwhile
+            child = self._receive()
+            if child is None:
+                with self.bounds.get_lock():
+                    claimed = self.bounds[0]
+                child = self._read(self.split, claimed) if claimed > self.split else {}
+            self.ordered = [child, *self.taken]
+        return self.ordered
 
     def _take_back(self) -> None:
-        """Read blocks from the end of what the child has not claimed yet, until none is
-        left (once: the parent's own part is read by now)."""
-        if self.taken_back:
-            return
-        self.taken_back = True
-        origin = str(self.file)
+        """Read blocks from the end of what the child has not claimed yet, until none is left."""
         while (block := _claim(self.bounds, from_end=True)) is not None:
-            start, stop = block
-            try:
-                parts: dict[str, Part] | BaseException = _gathered(_read_block(self, start, stop, origin))
-            except Exception as exc:  # noqa: BLE001 - raised in its turn (`add`), as the serial read would
-                parts = exc
-            self.taken.insert(0, (start, parts))
+            self.taken.insert(0, self._read(*block))
+
+    def _read(self, start: int, stop: int) -> Block:
+        """Bytes [start, stop), read here; or what reading them raised, to be raised in its
+        turn (`add`), as the serial read would."""
+        try:
+            return _gathered(_read_block(self, start, stop, str(self.file)))
+        except Exception as exc:  # noqa: BLE001 - said in its turn
+            return exc
 
     def close(self) -> None:
         if self.parts is None and self.proc.is_alive():
@@ -279,19 +267,12 @@ def _claim(bounds: Any, *, from_end: bool = False) -> tuple[int, int] | None:
 
 def _read_range(split: Split) -> Iterator[tuple[str, tuple[list, list, list] | None]]:
     """What the child sends, in file order: the blocks it claims, one after the other,
-    read as one range would be (`_read_block`, numbered on from the block before); once
-    per unknown collection, (collection, None). Then `_child` sends None, for the end."""
+    read as one range would be (`_read_block`, numbered on from the block before). Then
+    `_child` sends None, for the end."""
     origin = str(split.file)
     numbered: dict[str, int] = {}  # per collection, the records of the blocks before
-    unknown: set[str] = set()
     while (block := _claim(split.bounds)) is not None:
-        for coll, batch in _read_block(split, *block, origin, numbered):
-            if batch is None:
-                if coll not in unknown:
-                    unknown.add(coll)
-                    yield coll, None
-                continue
-            yield coll, batch
+        yield from _read_block(split, *block, origin, numbered)
 
 
 def _read_block(split: Split, start: int, stop: int, origin: str, numbered: dict[str, int] | None = None,

@@ -81,7 +81,6 @@ class Snapshot:
         read a child and its project as they are (`fastpath`, `pair`), and only the
         items the full evaluator takes are made (`ViewSlices.item`), named while the
         `with` lasts, so that `subject_id` need not tell their projects (`index_projects`)."""
-
         views: dict[str, tuple[list[dict], list[dict]]] = {}
         positions: dict[str, list[int]] = {}  # of each child in its project's list, where not implied
         lanes = []
@@ -129,12 +128,11 @@ class Snapshot:
                 for i, child in enumerate(children):
                     if child.__class__ is not dict:
                         continue
-                    item = child.copy()
-                    item["project"] = project
+                    item = view_item(child, project)
                     # Most children are labelled by their own id or name, read when a
                     # finding needs it (`subject_id`); only the others are remembered
                     # by position.
-                    if child.get("id").__class__ is not str and child.get("name").__class__ is not str:
+                    if label(child) is None:
                         ids[id(item)] = f"{project.get('id')}/{name}[{i}]"
                     append(item)
         return views
@@ -147,10 +145,8 @@ class Snapshot:
             return sid
         parent = record.get("project")
         if parent.__class__ is dict and id(parent) in self._project_ids:
-            label = record.get("id")
-            if label.__class__ is not str:
-                label = record.get("name")
-            return f"{parent.get('id')}/{label}"
+            own = label(record)
+            return f"{parent.get('id')}/{own if own is not None else record.get('name')}"
         v = record.get("id")
         return v if isinstance(v, str) else str(v)
 
@@ -180,9 +176,7 @@ class ViewSlices:
     def item(self, name: str, i: int) -> dict:
         """The view item at `i`: a copy of the child with `project`, as whole views hold."""
         children, parents = self.views[name]
-        child, parent = children[i], parents[i]
-        item = child.copy()
-        item["project"] = parent
+        item = view_item(children[i], parents[i])
         sid = self.ids[id(item)] = self.subject_id(name, i)
         self.snapshot._ids[id(item)] = sid
         self.items.append(item)
@@ -191,13 +185,9 @@ class ViewSlices:
     def subject_id(self, name: str, i: int) -> str:
         """`Snapshot.subject_id` of the item at `i`, without making it."""
         children, parents = self.views[name]
-        child, parent = children[i], parents[i]
-        label = child.get("id")
-        if label.__class__ is not str:
-            label = child.get("name")
-            if label.__class__ is not str:
-                return f"{parent.get('id')}/{name}[{self._position(name, i)}]"
-        return f"{parent.get('id')}/{label}"
+        pid = parents[i].get("id")
+        own = label(children[i])
+        return f"{pid}/{own}" if own is not None else f"{pid}/{name}[{self._position(name, i)}]"
 
     def _position(self, name: str, i: int) -> int:
         """The child's position in its project's list: given, or counted from where the
@@ -210,6 +200,23 @@ class ViewSlices:
         while first > 0 and parents[first - 1] is parents[i]:
             first -= 1
         return i - first
+
+
+def view_item(child: dict, project: dict) -> dict:
+    """An item of a flattened view: a copy of the child record with `project`, its parent."""
+    item = child.copy()
+    item["project"] = project
+    return item
+
+
+def label(child: dict) -> str | None:
+    """What names a view item after its project (`PROJECT/label`): the child's id, else its
+    name; None when neither is text (the item is then named by its position)."""
+    own = child.get("id")
+    if own.__class__ is str:
+        return own
+    own = child.get("name")
+    return own if own.__class__ is str else None
 
 
 def project_key(project: dict) -> str:

@@ -20,7 +20,7 @@ from pmo_rules.evaluate import engine
 from pmo_rules.evaluate.engine import IndexedEvaluator
 from pmo_rules.evaluate.reference import ReferenceEvaluator
 from pmo_rules.load import load_collections
-from pmo_rules.snapshot import Snapshot
+from pmo_rules.snapshot import Snapshot, view_item
 
 AS_OF = dt.date(2026, 11, 26)
 SESSION = api.Session.create()
@@ -110,8 +110,11 @@ rule whole {
     snapshot = loaded_portfolio()
     plan = engine.Plan.build(program, snapshot, AS_OF)
     assert "milestones" in plan.sliced
-    source = plan.rules[0].verdict.source
-    assert "def verdict(_v1, _v" in source and ".copy()" in source  # the item, made once per call
+    verdict = plan.rules[0].verdict
+    first, made = verdict.source.splitlines()[:2]
+    # The item, made once per call, first: `view_item(child, project)`, bound as a constant.
+    maker = made.split("= ", 1)[1].split("(", 1)[0]
+    assert first.startswith("def verdict(_v1, _v") and verdict.__globals__[maker] is view_item
     _, counts, _ = _same_as_reference(program, loaded_portfolio)
     assert counts["t.whole"] == {"pass": 1200}
 

@@ -30,6 +30,7 @@ import re2
 
 from .. import ast
 from ..schema.models import ALL_COLLECTIONS
+from ..snapshot import view_item
 from ..values import Duration
 from . import RunContext, ops
 from .compiled import AGGREGATES
@@ -362,13 +363,12 @@ class _RuleGen:
         local = {fc.var}
         subject = self.bind(fc.var)
         self.dicts.add(subject)  # subjects are records of a collection
-        # Called as (subject, None) by the engine, which calls a `pair` verdict as (child,
-        # project) in the same loop, or with the subject alone.
-        lines = [f"def verdict({subject}, _=None):"]
         if self.pair:
             self.child, self.parent, self.item = subject, self.fresh(), self.fresh()
             self.dicts.update((self.parent, self.item))
-            lines = [f"def verdict({subject}, {self.parent}):"]
+        # The engine calls a `pair` verdict as (child, project), any other as (subject,
+        # None) in the same loop; tests call those with the subject alone.
+        lines = [f"def verdict({subject}, {self.parent if self.pair else '_=None'}):"]
         where = after_first_conjunct(fc.where) if self.in_scope and fc.where is not None else fc.where
         if where is not None:
             w = self.fresh()
@@ -387,7 +387,7 @@ class _RuleGen:
         if self.whole:
             # The item itself, as `Snapshot.view_slices` describes it, for a rule that uses
             # the subject whole (passes it to a function, compares it...).
-            lines.insert(1, f"    {self.item} = {self.child}.copy(); {self.item}['project'] = {self.parent}")
+            lines.insert(1, f"    {self.item} = {self.const(view_item)}({self.child}, {self.parent})")
         source = "\n".join(lines) + "\n"
         exec(compile(source, f"<verdict {rule.id}>", "exec"), self.ns)  # noqa: S102 - generated from the checked AST
         fn = self.ns.pop("verdict")  # no function <-> globals cycle for a paused GC to keep
