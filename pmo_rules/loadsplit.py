@@ -15,7 +15,11 @@ back, which costs more than pickle does), `BATCH` records at a time as the child
 them, and a thread of the parent's unpickles them as they come. So neither process waits
 for the other: the child need not pickle everything before the parent can start taking
 it, and the parent's unpickling (about a quarter of what reading costs) fits between its
-own records instead of after them.
+own records instead of after them. Each message has a pickler of its own: one pickler for
+the whole part sent a string or date shared by records once, but its memo grew to
+millions of entries and cost more than it saved (at 100,000 projects, loads took a median
+of 4.25 s against 4.67 s). The child keeps every message it sent until it exits, so it
+spends no time freeing records the parent now holds.
 
 The child takes its part a block (`BLOCK` bytes) at a time, from a counter both
 processes share, and the parent, once its own part is read, takes blocks back from the
@@ -208,8 +212,8 @@ class Split:
         failure (the child died and the pickle ends early, a message is not one) `parts`
         stays None: the parent reads the range itself."""
         def messages() -> Iterator[Any]:
-            unpickler = pickle.Unpickler(self.receiver)
-            while (message := unpickler.load()) is not None:
+            load_one = pickle.Unpickler
+            while (message := load_one(self.receiver).load()) is not None:
                 yield message
 
         try:
@@ -222,17 +226,16 @@ def _child(split: Split, writable: int) -> None:
     try:
         split.receiver.close()
         with open(writable, "wb") as out:
-            # One pickler for every message: a string or date shared by records is sent once.
-            pickler = pickle.Pickler(out, protocol=5)
+            # Kept, not freed: freeing the records one by one would take 0.4 s of this
+            # process at 100,000 projects, and `os._exit` frees them all at once.
+            sent = []
             for message in _read_range(split):
-                pickler.dump(message)
+                pickle.Pickler(out, protocol=5).dump(message)
                 out.flush()  # the parent may be waiting for the rest of this message
-            pickler.dump(None)  # the end: all sent
+                sent.append(message)
+            pickle.Pickler(out, protocol=5).dump(None)  # the end: all sent
     except BaseException:  # noqa: BLE001 - quietly: the parent reads the range itself
         return
-    # All sent. The pickler's memo holds the only references left to the records: freeing
-    # them one by one would take 0.4 s at 100,000 projects, with the parent waiting to
-    # join this process.
     os._exit(0)
 
 
