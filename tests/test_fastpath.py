@@ -252,3 +252,38 @@ rule r {
         assert [verdict(p) for p in projects] == [True, True, None]
     program, _ = api.check_text(policy, SESSION, "k.pmo")
     assert _check_verdicts(program, load_collections({"projects": records}).snapshot)["pass"] == 2
+
+
+JOINED = """package k
+rule managed {
+    for project in projects
+    require any(p.id == project.manager for p in people)
+}
+rule unsponsored {
+    for project in projects
+    require none(p.id == project.sponsor for p in people)
+}
+"""
+
+
+@pytest.mark.parametrize("people", [
+    [{"id": "P1"}, {"id": "P2"}],
+    # a number among the ids: the index leaves every text key to a scan
+    [{"id": "P1"}, {"id": "P2"}, {"id": 7}],
+])
+def test_joins_on_text_keys_answer_as_the_reference_again_and_again(people):
+    # Each key comes back, so the second lookup of a text (a person, or nobody) is answered
+    # from what the first found: the answer must not change.
+    projects = [{"id": f"A{i}", "manager": manager, "sponsor": sponsor}
+                for i, (manager, sponsor) in enumerate([("P1", "P2"), ("P9", "P1"), ("P1", "P9"), ("P9", "P9"),
+                                                        (None, "P2"), ("P2", "P1"), ("P9", None)])]
+    program, diags = api.check_text(JOINED, SESSION, "k.pmo")
+    assert program is not None, diags
+    loaded = load_collections({"projects": projects, "people": people})
+    seen = _check_verdicts(program, loaded.snapshot)
+    # managed: A0, A2, A5; unsponsored: A2, A3, A6 (no id is null)
+    assert seen["pass"] == 6
+    ref = api.audit(program, loaded, AS_OF, evaluator=ReferenceEvaluator(), include_passes=True)
+    for workers in (1, 2):
+        fast = api.audit(program, loaded, AS_OF, evaluator=IndexedEvaluator(workers), include_passes=True)
+        assert fast.model_dump() == ref.model_dump()

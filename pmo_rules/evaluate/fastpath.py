@@ -265,10 +265,22 @@ def _items(joins: JoinIndexes | None, collection: str | None, keys: tuple[str, .
         source = joins.snapshot.collection(collection)
         index = joins.index(collection, keys)
 
+    # A bucket per text key, found here without a call: a person or program id is looked up
+    # once per item that names it (no value but a text `==` a text, so the key is the text).
+    texts: dict[str, list] = {}
+
     def items(coll: Any, outer: Any = None) -> list:
         if coll.__class__ is not list:
             raise Defer  # null or not a list: an error the full evaluator names
         if index is not None and coll is source:
+            if outer.__class__ is str:
+                hits = texts.get(outer)
+                if hits is None:
+                    hits = index.lookup(outer)
+                    if hits is None:
+                        return coll
+                    texts[outer] = hits
+                return hits
             hits = index.lookup(outer)
             if hits is not None:
                 return hits
