@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from test_differential_fuzz import policies, portfolios
 
+import pmo_rules
 from pmo_rules import api
 from pmo_rules.evaluate import RunContext
 from pmo_rules.evaluate.engine import IndexedEvaluator
@@ -25,6 +26,7 @@ from pmo_rules.evaluate.indexes import Index, JoinIndexes, scope_candidates, sco
 from pmo_rules.evaluate.reference import ReferenceEvaluator, _Env, evaluate_subject
 from pmo_rules.generate import generate_portfolio
 from pmo_rules.load import load_collections
+from pmo_rules.registry import FunctionSpec
 from pmo_rules.resources import bundled
 from pmo_rules.values import DECIMAL_CONTEXT
 
@@ -284,6 +286,50 @@ def test_joins_on_text_keys_answer_as_the_reference_again_and_again(people):
     # managed: A0, A2, A5; unsponsored: A2, A3, A6 (no id is null)
     assert seen["pass"] == 6
     ref = api.audit(program, loaded, AS_OF, evaluator=ReferenceEvaluator(), include_passes=True)
+    for workers in (1, 2):
+        fast = api.audit(program, loaded, AS_OF, evaluator=IndexedEvaluator(workers), include_passes=True)
+        assert fast.model_dump() == ref.model_dump()
+
+
+def _twice(value):
+    return None if value == "none" else 2 * len(value) if value != "float" else 1.5
+
+
+def _broken(value):
+    raise ValueError(f"cannot take {value!r}")
+
+
+class _Functions:
+    @pmo_rules.hookimpl
+    def pmo_rules_functions(self, register):
+        # an int (made a number), null, a float (refused, naming the plugin), a failure
+        register(FunctionSpec("twice", _twice, ("text",), "number", "Twice the length."))
+        register(FunctionSpec("broken", _broken, ("text",), "number", "Always fails."))
+
+
+def test_one_argument_plugin_functions_decide_as_the_reference():
+    # The verdicts call a plugin function of one argument directly, not through `invoke`:
+    # whatever it returns or raises must come to what the reference makes of it.
+    session = api.Session.create(entry_points="builtin", extra=(("test_functions", _Functions()),))
+    policy = """package k
+rule twice-small {
+    for project in projects
+    require twice(project.name) < 10
+}
+rule never {
+    for project in projects where project.name == "broken"
+    require broken(project.name) > 0
+}
+"""
+    program, diags = api.check_text(policy, session, "k.pmo")
+    assert program is not None, diags
+    names = ["ab", "abcdef", "none", "float", "broken", None, "ab"]
+    loaded = load_collections({"projects": [{"id": f"A{i}", "name": n} for i, n in enumerate(names)]})
+    seen = _check_verdicts(program, loaded.snapshot)
+    assert seen["pass"] == 2 and seen["deferred"]
+    ref = api.audit(program, loaded, AS_OF, evaluator=ReferenceEvaluator(), include_passes=True)
+    outcomes = {(f.rule, f.subject): f.outcome for f in ref.findings}
+    assert outcomes[("k.twice-small", "A3")] == outcomes[("k.never", "A4")] == "error"
     for workers in (1, 2):
         fast = api.audit(program, loaded, AS_OF, evaluator=IndexedEvaluator(workers), include_passes=True)
         assert fast.model_dump() == ref.model_dump()

@@ -36,7 +36,7 @@ from . import RunContext, ops
 from .compiled import AGGREGATES
 from .errors import EvalError
 from .indexes import JoinIndexes, after_first_conjunct, find_join
-from .reference import AGG_BOOL, _Env, evaluate_unrecorded, invoke, invoke_metric
+from .reference import AGG_BOOL, _Env, check_result, evaluate_unrecorded, invoke, invoke_metric
 
 Verdict = Callable[..., "bool | None"]  # of a subject (and None); of a view item's child and project (`pair`)
 
@@ -143,6 +143,8 @@ def _matcher(e: ast.Compare, regexes: dict[str, Any]) -> Callable[[Any, Any], bo
 
 
 _MEMO_LIMIT = 100_000
+#: What `check_result` passes on as it is (its exact classes: a subclass goes through it).
+_LANGUAGE_VALUES = frozenset({Decimal, str, bool, type(None), dt.date, list, dict, Duration})
 _NOT_FOLDED = object()
 
 
@@ -247,6 +249,18 @@ def _caller(spec: Any, e: ast.Call, run: RunContext, arity: int) -> Callable[...
             result = cache[key] = invoke(spec, e, [value])
             return result
         return metric1
+
+    if not is_metric and arity == 1 and not context:
+        func = spec.func
+
+        def call1(value: Any) -> Any:  # `len(project.risks)`: `invoke` without its frames
+            if value is None and not null_ok:
+                raise Defer
+            result = func(value)  # raising, it defers: the full evaluator names the plugin
+            if result.__class__ in _LANGUAGE_VALUES:
+                return result
+            return check_result(spec, result, e)
+        return call1
 
     def call(*values: Any) -> Any:
         if not null_ok and None in values:  # no language value but null equals None
