@@ -669,6 +669,11 @@ class _RuleGen:
             if join is not None:
                 items = self.const(_items(self.owner.joins, join.collection, join.inner))
                 iterable = f"{items}({coll}, {self.expr(join.outer, local)})"
+            elif pre is not None:
+                # A `for` statement (`_loop`): the list is checked inline, not by a call per
+                # subject (a generator's iterable cannot hold an assignment).
+                t = self.fresh()
+                iterable = f"({t} if ({t} := {coll}).__class__ is _list else _defer())"
             else:
                 iterable = f"{self.const(_items(None, None, None))}({coll})"
         finally:
