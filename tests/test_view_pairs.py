@@ -142,3 +142,36 @@ rule done {
 def test_only_a_loaded_snapshot_is_known_to_hold_records():
     assert load_collections({"projects": [{"id": "P1"}]}).snapshot.validated
     assert not Snapshot().validated
+
+
+@pytest.mark.parametrize("block", [1, 3, 64])
+def test_projects_and_their_children_decided_a_block_at_a_time(monkeypatch, block):
+    # The verdicts go through the projects `PROJECT_BLOCK` at a time, and through each
+    # view slice over the children of those projects: blocks of one project, of several,
+    # with no children at all (every fourth project has no risks), or larger than a share.
+    data = _portfolio(40)
+    for i, project in enumerate(data["projects"]):
+        if i % 4 == 1:
+            project["risks"] = []
+    program = _program("""
+rule live-and-owned {
+    severity low
+    for r in risks where r.project.status == "active"
+    require r.owner is present
+}
+rule milestones-done {
+    severity low
+    for m in milestones where m.due is present
+    require m.completed is present
+}
+rule projects-with-risks {
+    severity low
+    for p in projects where p.status != "completed"
+    require count(r.status == "open" for r in p.risks) >= 1
+}
+""")
+    monkeypatch.setattr(engine, "PROJECT_BLOCK", block)
+    _, counts, _ = _same_as_reference(program, lambda: load_collections(data).snapshot, workers=(1, 2, 3))
+    # the 10 active projects' risks (2 without an owner); the other 20 risks; none for 10 projects
+    assert counts["t.live-and-owned"] == {"pass": 8, "fail": 2, "not_applicable": 20}
+    assert counts["t.projects-with-risks"]["fail"] == 10  # the proposed projects: no risks

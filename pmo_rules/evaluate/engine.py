@@ -228,7 +228,7 @@ def _evaluate_share(plan: Plan, include_passes: bool, share: Share, budget: Budg
     if ks is None:
         ks = list(range(len(plan.rules)))
     views = plan.sliced & {plan.rules[k].collection for k in ks}
-    with plan.snapshot.view_slices(views, *_bounds(share, len(plan.snapshot.projects))) as local:
+    with plan.snapshot.view_slices(views, *_bounds(share, len(plan.snapshot.projects)), PROJECT_BLOCK) as local:
         return _evaluate_slices(plan, include_passes, share, budget, progress, local, ks)
 
 
@@ -238,12 +238,24 @@ def _bounds(share: Share, n: int) -> tuple[int, int]:
     return n * lo // units, n * hi // units
 
 
+#: Projects whose verdicts, and those of their risks, gates, milestones... (the view
+#: slices), are decided together (`_evaluate_slices`).
+PROJECT_BLOCK = 64
+
+
 def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Budget,
                      progress: Any, local: ViewSlices, ks: list[int]) -> Part:
     """Two phases. First, subject by subject, every rule's verdict (`fastpath.py`): each
     record is read once for all the rules over its collection while it is in the CPU's
     cache, instead of once per rule. Then, rule by rule and under each rule's time limit,
-    the full evaluator (with evidence) takes every pair no verdict decided."""
+    the full evaluator (with evidence) takes every pair no verdict decided.
+
+    The projects and the view slices are decided `PROJECT_BLOCK` projects at a time: the
+    projects' rules, then their children's, collection by collection. A project's
+    children lie next to it in memory, away from the other projects' children: going
+    through all the gates of a share after all its projects met a cache miss at almost
+    every gate (the library's verdicts at 100,000 projects, one process: 4.3-4.6 s a block
+    at a time, against 4.7-5.3 s collection by collection)."""
     program, snapshot, run = plan.program, plan.snapshot, plan.run
     # collection -> (its items, this share's bounds in them): a view slice is all this share's,
     # and its items are its children, with their projects beside them in `parents`
@@ -266,8 +278,18 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
         _, lo, hi = parts[name]
         codes[k] = bytearray(hi - lo)
         groups.setdefault(name, []).append(k)
+    blocked = [name for name in groups if name == "projects" or name in local.views]
     for name, group in groups.items():
-        _verdicts(plan, parts[name], group, codes, passed[name], budget, name, parents.get(name))
+        if name not in blocked:
+            _verdicts(plan, parts[name], group, codes, passed[name], budget, name, parents.get(name))
+    start, stop = _bounds(share, len(snapshot.projects))
+    for b, first in enumerate(range(0, stop - start, PROJECT_BLOCK)):
+        for name in blocked:
+            if name == "projects":
+                block = (first, min(first + PROJECT_BLOCK, stop - start))
+            else:
+                block = (local.bounds[name][b], local.bounds[name][b + 1])
+            _verdicts(plan, parts[name], groups[name], codes, passed[name], budget, name, parents.get(name), block)
     out = {}
     for k in ks:
         rp = plan.rules[k]
@@ -369,24 +391,28 @@ def _where(code: bytearray, value: int) -> Iterator[int]:
 
 
 def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], codes: dict[int, bytearray],
-              pass_counts: list[int], budget: Budget, collection: str, parents: list[dict] | None = None) -> None:
+              pass_counts: list[int], budget: Budget, collection: str, parents: list[dict] | None = None,
+              block: tuple[int, int] | None = None) -> None:
     """Phase one for the rules `ks` over one collection: fill in their verdict codes. For a
     view slice, `part` holds the children and `parents` their projects: the items are
-    not made, and the verdicts take (child, project) (`fastpath`, `pair`).
+    not made, and the verdicts take (child, project) (`fastpath`, `pair`). `block`: only
+    the subjects from the part's `block[0]`-th to before its `block[1]`-th (the codes and
+    pass counts are the part's, whichever block).
 
     It gets the time a rule gets; if it runs out (a plugin stuck, say), what is left stays
     undecided and the full evaluator, under each rule's own limit, names the culprit. The
     subject being decided when time ran out is rolled back whole."""
     subjects, lo, hi = part
+    start, stop = block or (0, hi - lo)
     scopes: dict[tuple[str, ...], Index] = {}
 
     def index_of(keys: tuple[str, ...]) -> Index:
         idx = scopes.get(keys)
         if idx is None:
             if parents is not None and keys[0] == "project":  # the items' `project`: their parents
-                idx = scopes[keys] = Index.build(parents[lo:hi], keys[1:])
+                idx = scopes[keys] = Index.build(parents[lo + start:lo + stop], keys[1:])
             else:
-                idx = scopes[keys] = Index.build(subjects[lo:hi], keys)
+                idx = scopes[keys] = Index.build(subjects[lo + start:lo + stop], keys)
         return idx
 
     lanes = []
@@ -397,10 +423,10 @@ def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], code
         # the rules over these subjects): the subjects it leaves out are out of scope.
         positions = scope_candidates(rp.scope, index_of)
         if positions is not None:
-            mask = bytearray(hi - lo)
+            mask = bytearray(stop - start)  # over the block
             for pos in positions:
                 mask[pos] = 1
-            codes[k][:] = bytes(mask).replace(b"\x00", b"\x02").replace(b"\x01", b"\x00")
+            codes[k][start:stop] = bytes(mask).replace(b"\x00", b"\x02").replace(b"\x01", b"\x00")
             if rp.verdict_in_scope is not None:
                 lanes.append((rp.verdict_in_scope, mask, codes[k]))
                 continue
@@ -411,12 +437,13 @@ def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], code
     state = (-1, 0)  # (subject being decided, its passes before), for a rollback
     try:
         with budget.limit(f"verdicts over {collection}"):
-            for i in range(hi - lo):
+            for i in range(start, stop):
                 state = (i, pass_counts[i])
                 subject = subjects[lo + i]
                 parent = parents[lo + i] if parents is not None else None  # a view item's project
+                j = i - start
                 for verdict, mask, code in lanes:
-                    if mask is not None and not mask[i]:
+                    if mask is not None and not mask[j]:
                         continue
                     try:
                         decided = verdict(subject, parent)
@@ -431,7 +458,7 @@ def _verdicts(plan: Plan, part: tuple[list[dict], int, int], ks: list[int], code
         i, before = state
         if i >= 0:
             for _, mask, code in lanes:
-                if mask is None or mask[i]:
+                if mask is None or mask[i - start]:
                     code[i] = 0
             pass_counts[i] = before
 
