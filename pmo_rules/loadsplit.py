@@ -212,8 +212,7 @@ class Split:
         failure (the child died and the pickle ends early, a message is not one) `parts`
         stays None: the parent reads the range itself."""
         def messages() -> Iterator[Any]:
-            load_one = pickle.Unpickler
-            while (message := load_one(self.receiver).load()) is not None:
+            while (message := pickle.Unpickler(self.receiver).load()) is not None:
                 yield message
 
         try:

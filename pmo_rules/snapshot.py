@@ -82,9 +82,9 @@ class Snapshot:
         items the full evaluator takes are made (`ViewSlices.item`), named while the
         `with` lasts, so that `subject_id` need not tell their projects (`index_projects`).
 
-        `block`: where the children of each `block` projects end, in each view, is kept
-        (`ViewSlices.bounds`), for a caller that goes through the projects a block at a
-        time (None: one block)."""
+        `block`: where each `block` projects, and their children in each view, begin and
+        end is kept (`ViewSlices.bounds`), for a caller that goes through the projects a
+        block at a time (None: one block)."""
         views: dict[str, tuple[list[dict], list[dict]]] = {}
         positions: dict[str, list[int]] = {}  # of each child in its project's list, where not implied
         lanes = []
@@ -95,14 +95,16 @@ class Snapshot:
             lanes.append((VIEWS[name], children.extend, parents.extend))
         projects = self.projects[lo:hi]
         step = block or max(len(projects), 1)
-        bounds: dict[str, list[int]] = {name: [0] for name in views}
-        for start in range(0, len(projects), step):
-            for project in projects[start:start + step]:
+        blocks = [projects[start:start + step] for start in range(0, len(projects), step)]
+        bounds: dict[str, list[int]] = {"projects": [0], **{name: [0] for name in views}}
+        for some in blocks:
+            for project in some:
                 for key, add_children, add_parents in lanes:
                     listed = project.get(key)
                     if listed and listed.__class__ is list:
                         add_children(listed)
                         add_parents((project,) * len(listed))
+            bounds["projects"].append(bounds["projects"][-1] + len(some))
             for name, (children, _) in views.items():
                 bounds[name].append(len(children))
         for name, (children, parents) in views.items():
@@ -113,8 +115,8 @@ class Snapshot:
             parents.clear()
             at = positions[name] = []
             ends = bounds[name] = [0]
-            for start in range(0, len(projects), step):
-                for project in projects[start:start + step]:
+            for some in blocks:
+                for project in some:
                     listed = project.get(VIEWS[name])
                     for i, child in enumerate(listed if listed.__class__ is list else ()):
                         if child.__class__ is dict:
@@ -172,7 +174,9 @@ class ViewSlices:
     def __init__(self, snapshot: Snapshot, views: dict[str, tuple[list[dict], list[dict]]],
                  positions: dict[str, list[int]], bounds: dict[str, list[int]]):
         self.snapshot, self.views, self.positions = snapshot, views, positions
-        self.bounds = bounds  # per view: where the children of each block of projects begin, and the last end
+        # per view, and for the projects themselves: where each block of projects (and
+        # their children) begins in the slice, and where the last ends
+        self.bounds = bounds
         self.ids: dict[int, str] = {}
         self.items: list[dict] = []
 

@@ -278,18 +278,15 @@ def _evaluate_slices(plan: Plan, include_passes: bool, share: Share, budget: Bud
         _, lo, hi = parts[name]
         codes[k] = bytearray(hi - lo)
         groups.setdefault(name, []).append(k)
-    blocked = [name for name in groups if name == "projects" or name in local.views]
+    blocked = [name for name in groups if name in local.bounds]  # the projects and the view slices
     for name, group in groups.items():
         if name not in blocked:
             _verdicts(plan, parts[name], group, codes, passed[name], budget, name, parents.get(name))
-    start, stop = _bounds(share, len(snapshot.projects))
-    for b, first in enumerate(range(0, stop - start, PROJECT_BLOCK)):
+    for b in range(len(local.bounds["projects"]) - 1):
         for name in blocked:
-            if name == "projects":
-                block = (first, min(first + PROJECT_BLOCK, stop - start))
-            else:
-                block = (local.bounds[name][b], local.bounds[name][b + 1])
-            _verdicts(plan, parts[name], groups[name], codes, passed[name], budget, name, parents.get(name), block)
+            ends = local.bounds[name]
+            _verdicts(plan, parts[name], groups[name], codes, passed[name], budget, name, parents.get(name),
+                      (ends[b], ends[b + 1]))
     out = {}
     for k in ks:
         rp = plan.rules[k]

@@ -36,7 +36,15 @@ from . import RunContext, ops
 from .compiled import AGGREGATES
 from .errors import EvalError
 from .indexes import JoinIndexes, after_first_conjunct, find_join
-from .reference import AGG_BOOL, _Env, check_result, evaluate_unrecorded, invoke, invoke_metric
+from .reference import (
+    AGG_BOOL,
+    RESULT_TYPES,
+    _Env,
+    check_result,
+    evaluate_unrecorded,
+    invoke,
+    invoke_metric,
+)
 
 Verdict = Callable[..., "bool | None"]  # of a subject (and None); of a view item's child and project (`pair`)
 
@@ -144,7 +152,7 @@ def _matcher(e: ast.Compare, regexes: dict[str, Any]) -> Callable[[Any, Any], bo
 
 _MEMO_LIMIT = 100_000
 #: What `check_result` passes on as it is (its exact classes: a subclass goes through it).
-_LANGUAGE_VALUES = frozenset({Decimal, str, bool, type(None), dt.date, list, dict, Duration})
+_LANGUAGE_VALUES = frozenset({*RESULT_TYPES, type(None), Duration})
 _NOT_FOLDED = object()
 
 
@@ -274,28 +282,19 @@ def _caller(spec: Any, e: ast.Call, run: RunContext, arity: int) -> Callable[...
 
 def _items(joins: JoinIndexes | None, collection: str | None, keys: tuple[str, ...] | None) -> Callable[..., list]:
     """The list a comprehension walks: a join bucket when the compiled evaluator would use one."""
-    index = source = None
+    index = source = texts = None
     if joins is not None and collection is not None and keys is not None:
         source = joins.snapshot.collection(collection)
         index = joins.index(collection, keys)
-
-    # A bucket per text key, found here without a call: a person or program id is looked up
-    # once per item that names it (no value but a text `==` a text, so the key is the text).
-    texts: dict[str, list] = {}
+        texts = index.texts  # a person or program id's bucket, found without a call
 
     def items(coll: Any, outer: Any = None) -> list:
         if coll.__class__ is not list:
             raise Defer  # null or not a list: an error the full evaluator names
         if index is not None and coll is source:
-            if outer.__class__ is str:
-                hits = texts.get(outer)
-                if hits is None:
-                    hits = index.lookup(outer)
-                    if hits is None:
-                        return coll
-                    texts[outer] = hits
-                return hits
-            hits = index.lookup(outer)
+            hits = texts.get(outer) if outer.__class__ is str else None
+            if hits is None:
+                hits = index.lookup(outer)
             if hits is not None:
                 return hits
         return coll

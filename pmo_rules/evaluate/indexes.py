@@ -185,7 +185,10 @@ class LazyItems:
         self._items = items
         self._keys = keys
         self._index: Index | None = None
-        self._answers: dict[Any, list] = {}
+        self._answers: dict[Any, list] = {}  # by (class, key)
+        # by the key itself when it is text (no value but a text `==` a text): what the
+        # verdicts read first, without a call (`fastpath._items`)
+        self.texts: dict[str, list] = {}
 
     def build(self) -> None:
         if self._index is None:
@@ -194,8 +197,9 @@ class LazyItems:
     def lookup(self, value: Any) -> list | None:
         if self._index is None:
             self._index = Index.build(self._items, self._keys)
+        text = value.__class__ is str
         try:
-            return self._answers[(value.__class__, value)]
+            return self.texts[value] if text else self._answers[(value.__class__, value)]
         except (KeyError, TypeError):
             pass
         hits = self._index.lookup(value)
@@ -203,7 +207,10 @@ class LazyItems:
             return None
         items = [self._items[pos] for pos in hits]
         try:
-            self._answers[(value.__class__, value)] = items
+            if text:
+                self.texts[value] = items
+            else:
+                self._answers[(value.__class__, value)] = items
         except TypeError:
             pass
         return items

@@ -415,9 +415,13 @@ def invoke(spec: FunctionSpec, e: ast.Call, args: list[Any]) -> Any:
         raise EvalError(f"`{e.text}` failed in plugin `{spec.plugin}`: {type(exc).__name__}: {exc}", e.span) from None
 
 
+#: What a plugin's function may return as it is (with null, and a Duration): `check_result`.
+RESULT_TYPES = (bool, str, decimal.Decimal, dt.date, list, dict)
+
+
 def check_result(spec: FunctionSpec, value: Any, e: ast.Call) -> Any:
     """Plugins must return language values; anything else is named, not passed on."""
-    if value is None or isinstance(value, (bool, str, decimal.Decimal, dt.date, list, dict)):
+    if value is None or isinstance(value, RESULT_TYPES):
         return value
     from ..values import Duration
 
