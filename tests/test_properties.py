@@ -250,3 +250,41 @@ def test_parser_never_crashes(text):
     for variant in (text, text[: len(text) // 2], text.replace("(", "", 1), text + ")"):
         e, diags = parse_expression(variant)
         assert e is not None or diags
+
+
+SUMMANDS = st.lists(st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-10**9, max_value=10**9),
+    st.integers(-10**6, 10**6), st.sampled_from([True, "1"]),
+    st.builds(lambda d: __import__("pmo_rules.values", fromlist=["Duration"]).Duration(Decimal(d)),
+              st.integers(-100, 100))), max_size=8)
+
+
+@settings(deadline=None)
+@given(SUMMANDS)
+def test_sum_adds_numbers_exactly_and_refuses_a_mix(values):
+    """`sum` over numbers is their exact sum in the language's context (the fast path for
+    Decimals and the general one for ints agree); over durations, their days; a mix, or
+    anything else, is an error naming the kinds."""
+    from pmo_rules.evaluate.errors import EvalError
+    from pmo_rules.evaluate.ops import aggregate_values
+    from pmo_rules.values import DECIMAL_CONTEXT, Duration, type_name
+
+    e = ast.Name(None, "xs")  # what an error names (its text); no span needed here
+    kinds = {type_name(v) for v in values}
+    if values and kinds not in ({"number"}, {"duration"}):
+        try:
+            aggregate_values("sum", values, e, False)
+        except EvalError as exc:
+            assert ", ".join(sorted(kinds)) in exc.message
+        else:
+            raise AssertionError("a mix was added up")
+        return
+    total = aggregate_values("sum", values, e, False)
+    with decimal.localcontext(DECIMAL_CONTEXT):
+        if kinds == {"duration"}:
+            assert type(total) is Duration and total.days == sum((v.days for v in values), Decimal(0))
+        else:
+            expected = Decimal(0)
+            for v in values:
+                expected += v
+            assert type(total) is Decimal and total == expected and str(total) == str(expected)
