@@ -3,7 +3,10 @@
 Not a test: run it by hand (`python bench/run.py`, or `--sizes 10000` for a quick look).
 For each portfolio size it generates a portfolio with `pmo-rules generate`, then for the
 full policy library and for a cross-entity rule set it prints load time, evaluation time,
-rule evaluations per second, and the speed-up over the reference interpreter. The
+rule evaluations per second, peak RSS, and the speed-up over the reference interpreter.
+Peak RSS is this process's high-water mark over the load, or over an evaluation's runs
+(reset before them through /proc/self/clear_refs, on Linux): with workers, the forked
+children share the snapshot's pages with it and are not added in. The
 reference is timed on a random sample of subjects and extrapolated per subject (the full
 scan of a cross-entity rule at 100k projects would take hours), and then on every subject
 where the sample says that takes under two minutes (`--full-reference-under`), as for the
@@ -43,6 +46,30 @@ def generate(n: int, out: Path) -> None:
         return
     subprocess.run([sys.executable, "-m", "pmo_rules", "generate", "--projects", str(n), "--seed", "1",
                     "--output", str(out)], check=True, stdout=subprocess.DEVNULL)
+
+
+def reset_peak_rss() -> bool:
+    """Start a new high-water mark of this process's RSS (Linux); False if it cannot."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib() -> float | None:
+    """This process's RSS high-water mark since the last reset (or its start), in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def rss_text(peak: float | None) -> str:
+    return f", peak RSS {peak:,.0f} MiB" if peak is not None else ""
 
 
 def reference_time(program, snapshot, sample: int | None, seed: int = 7) -> tuple[float, int]:
@@ -128,12 +155,15 @@ def main() -> None:
         data_dir = Path(args.data_dir) / f"p{n}"
         data_dir.mkdir(parents=True, exist_ok=True)
         generate(n, data_dir)
+        loaded = None  # the last size's snapshot goes before this one is loaded
+        reset = reset_peak_rss()
         t0 = time.perf_counter()
         loaded = api.load_data([data_dir], session)
         load_s = time.perf_counter() - t0
         recs = loaded.records
         print(f"\n== {n:,} projects ({recs.get('people', 0):,} people, {recs.get('programs', 0):,} programs);"
-              f" load {load_s:.2f} s, {len(loaded.rejected)} rejected records")
+              f" load {load_s:.2f} s{rss_text(peak_rss_mib() if reset else None)},"
+              f" {len(loaded.rejected)} rejected records")
         best = f" (best of {args.repeat})" if args.repeat > 1 else ""
         for name, program in sets.items():
             # The reference is timed once per rule set: its time does not depend on workers.
@@ -145,13 +175,17 @@ def main() -> None:
             how = "measured on every subject" if full else f"sampled {args.sample}/rule, extrapolated"
             for workers in (1, args.workers) if args.workers > 1 else (1,):
                 fast_s = float("inf")
+                reset = reset_peak_rss()
                 for _ in range(max(1, args.repeat)):
                     t0 = time.perf_counter()
-                    IndexedEvaluator(workers).evaluate(program, loaded.snapshot, AS_OF)
+                    evaluation = IndexedEvaluator(workers).evaluate(program, loaded.snapshot, AS_OF)
                     fast_s = min(fast_s, time.perf_counter() - t0)
+                    if evaluation.helper is not None:
+                        evaluation.helper.close()  # the worker kept for a report: none is built here
+                    del evaluation
                 print(f"  {name:<12} {len(program.rules):>2} rules, workers={workers}: evaluate {fast_s:7.2f} s{best}, "
-                      f"{evaluations / fast_s:12,.0f} rule evaluations/s; reference {ref_s:9.1f} s ({how}); "
-                      f"speed-up {ref_s / fast_s:7.1f}x")
+                      f"{evaluations / fast_s:12,.0f} rule evaluations/s{rss_text(peak_rss_mib() if reset else None)}; "
+                      f"reference {ref_s:9.1f} s ({how}); speed-up {ref_s / fast_s:7.1f}x")
         if handwritten is not None:
             hand_s = float("inf")
             for _ in range(max(1, args.repeat)):
