@@ -68,7 +68,9 @@ def peak_rss_mib() -> float | None:
     return None
 
 
-def rss_text(peak: float | None) -> str:
+def peak_text(reset: bool) -> str:
+    """", peak RSS N MiB" since `reset_peak_rss` (which said `reset`), or nothing if unknown."""
+    peak = peak_rss_mib() if reset else None
     return f", peak RSS {peak:,.0f} MiB" if peak is not None else ""
 
 
@@ -162,7 +164,7 @@ def main() -> None:
         load_s = time.perf_counter() - t0
         recs = loaded.records
         print(f"\n== {n:,} projects ({recs.get('people', 0):,} people, {recs.get('programs', 0):,} programs);"
-              f" load {load_s:.2f} s{rss_text(peak_rss_mib() if reset else None)},"
+              f" load {load_s:.2f} s{peak_text(reset)},"
               f" {len(loaded.rejected)} rejected records")
         best = f" (best of {args.repeat})" if args.repeat > 1 else ""
         for name, program in sets.items():
@@ -184,7 +186,7 @@ def main() -> None:
                         evaluation.helper.close()  # the worker kept for a report: none is built here
                     del evaluation
                 print(f"  {name:<12} {len(program.rules):>2} rules, workers={workers}: evaluate {fast_s:7.2f} s{best}, "
-                      f"{evaluations / fast_s:12,.0f} rule evaluations/s{rss_text(peak_rss_mib() if reset else None)}; "
+                      f"{evaluations / fast_s:12,.0f} rule evaluations/s{peak_text(reset)}; "
                       f"reference {ref_s:9.1f} s ({how}); speed-up {ref_s / fast_s:7.1f}x")
         if handwritten is not None:
             hand_s = float("inf")

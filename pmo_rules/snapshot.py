@@ -95,8 +95,9 @@ class Snapshot:
             lanes.append((VIEWS[name], children.extend, parents.extend))
         projects = self.projects[lo:hi]
         step = block or max(len(projects), 1)
-        blocks = [projects[start:start + step] for start in range(0, len(projects), step)]
-        bounds: dict[str, list[int]] = {"projects": [0], **{name: [0] for name in views}}
+        starts = range(0, len(projects), step)
+        blocks = [projects[start:start + step] for start in starts]
+        bounds: dict[str, list[int]] = {"projects": [*starts, len(projects)], **{name: [0] for name in views}}
         for some in blocks:
             for project in some:
                 for key, add_children, add_parents in lanes:
@@ -104,7 +105,6 @@ class Snapshot:
                     if listed and listed.__class__ is list:
                         add_children(listed)
                         add_parents((project,) * len(listed))
-            bounds["projects"].append(bounds["projects"][-1] + len(some))
             for name, (children, _) in views.items():
                 bounds[name].append(len(children))
         for name, (children, parents) in views.items():

@@ -11,7 +11,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pmo_rules import ast
+from pmo_rules.evaluate.errors import EvalError
+from pmo_rules.evaluate.ops import aggregate_values
 from pmo_rules.parse import parse_expression
+from pmo_rules.values import DECIMAL_CONTEXT, Duration, type_name
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PARSE = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -255,8 +258,7 @@ def test_parser_never_crashes(text):
 SUMMANDS = st.lists(st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-10**9, max_value=10**9),
     st.integers(-10**6, 10**6), st.sampled_from([True, "1"]),
-    st.builds(lambda d: __import__("pmo_rules.values", fromlist=["Duration"]).Duration(Decimal(d)),
-              st.integers(-100, 100))), max_size=8)
+    st.builds(lambda d: Duration(Decimal(d)), st.integers(-100, 100))), max_size=8)
 
 
 @settings(deadline=None)
@@ -265,10 +267,6 @@ def test_sum_adds_numbers_exactly_and_refuses_a_mix(values):
     """`sum` over numbers is their exact sum in the language's context (the fast path for
     Decimals and the general one for ints agree); over durations, their days; a mix, or
     anything else, is an error naming the kinds."""
-    from pmo_rules.evaluate.errors import EvalError
-    from pmo_rules.evaluate.ops import aggregate_values
-    from pmo_rules.values import DECIMAL_CONTEXT, Duration, type_name
-
     e = ast.Name(None, "xs")  # what an error names (its text); no span needed here
     kinds = {type_name(v) for v in values}
     if values and kinds not in ({"number"}, {"duration"}):

@@ -205,8 +205,9 @@ def aggregate_values(agg: str, values: list[Any], e: ast.Expr, duration_zero: bo
 def _sum(values: list[Any], e: ast.Expr) -> Any:
     # Numbers, as they nearly always are, known without a type name per value: a person's
     # load or a program's total is summed once per subject (100,000s of times a run).
-    kinds = {"number"} if all(v.__class__ is Decimal for v in values) else {type_name(v) for v in values}
-    if kinds == {"number"}:
+    numbers = all(v.__class__ is Decimal for v in values)
+    kinds = set() if numbers else {type_name(v) for v in values}
+    if numbers or kinds == {"number"}:
         with decimal.localcontext(DECIMAL_CONTEXT):
             total = Decimal(0)
             for v in values:
